@@ -1,0 +1,104 @@
+// The documents that travel on flowhook's topics (DESIGN.md section 3). The JSON Schemas in
+// schemas/ describe the same shapes; test/unit/documents.test.ts keeps the two in step.
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+export interface ProfileLocation {
+  address1?: string | null;
+  address2?: string | null;
+  city?: string | null;
+  country?: string | null;
+  region?: string | null;
+  zip?: string | null;
+  timezone?: string | null;
+  latitude?: number | string | null;
+  longitude?: number | string | null;
+  ip?: string | null;
+}
+
+export interface Profile {
+  id?: string;
+  email?: string;
+  phone_number?: string;
+  external_id?: string;
+  first_name?: string;
+  last_name?: string;
+  organization?: string;
+  title?: string;
+  location?: ProfileLocation;
+  properties?: JsonObject;
+}
+
+/** Canonical event, after decoding any accepted input form. */
+export interface FlowhookEvent {
+  id: string;
+  metric: string;
+  /** ISO-8601 timestamp of when the event happened. */
+  time: string;
+  profile: Profile;
+  properties: JsonObject;
+  backfill?: boolean;
+}
+
+/** One attempt as remembered inside a job, so that DLQ entries carry the whole history. */
+export interface AttemptSummary {
+  attempt: number;
+  at: string;
+  outcome: DeliveryOutcome;
+  status_code?: number;
+  error?: string;
+  duration_ms: number;
+}
+
+/** A webhook request to make, on flowhook.jobs, the retry tiers and the DLQ. */
+export interface WebhookJob {
+  /** Stable across retries and replays: sent as `webhook-id`. */
+  id: string;
+  flow_id: string;
+  flow_version: number;
+  action_id: string;
+  event_id: string;
+  profile_id: string;
+  url: string;
+  /** Header values may still contain `{{ secrets.NAME }}`: resolved only by the delivery worker. */
+  headers: Record<string, string>;
+  /** Rendered JSON body, as text (it is signed byte for byte). */
+  body: string;
+  /** Number of attempts already made (0 for a new job). */
+  attempt: number;
+  /** ISO-8601; the job must not be attempted before this time. */
+  not_before?: string;
+  first_attempt_at?: string;
+  last_error?: string;
+  /** Time of the triggering event, for end-to-end latency. */
+  event_time?: string;
+  /** Per-action signing secret *name* (resolved from secrets, never the secret itself). */
+  signing_secret_ref?: string;
+  history?: AttemptSummary[];
+}
+
+export type DeliveryOutcome = 'delivered' | 'retrying' | 'failed' | 'skipped';
+
+/** One record per attempt on flowhook.deliveries. */
+export interface DeliveryRecord {
+  job_id: string;
+  flow_id: string;
+  action_id: string;
+  attempt: number;
+  status_code?: number;
+  error_class?: string;
+  error?: string;
+  duration_ms: number;
+  outcome: DeliveryOutcome;
+  time: string;
+  response_body?: string;
+}
+
+/** A job that will not be attempted again, on flowhook.dlq. */
+export interface DeadLetter {
+  job: WebhookJob;
+  reason: string;
+  error_code: string;
+  failed_at: string;
+}
