@@ -3,6 +3,8 @@
 const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
 
 module.exports = {
+  // Integration tests wait on a real broker (group joins, transactions); unit tests finish fast.
+  testTimeout: 60000,
   reporters: ['default', '<rootDir>/test/setup/summary-reporter.js'],
   projects: [
     {
@@ -18,7 +20,6 @@ module.exports = {
       testEnvironment: 'node',
       globalSetup: '<rootDir>/test/setup/global-setup.ts',
       globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
-      testTimeout: 120000,
     },
   ],
 };

@@ -1,7 +1,8 @@
 // The documents that travel on flowhook's topics (DESIGN.md section 3). The JSON Schemas in
 // schemas/ describe the same shapes; test/unit/documents.test.ts keeps the two in step.
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue =
+  string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
 export interface ProfileLocation {

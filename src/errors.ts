@@ -72,3 +72,102 @@ export class TopicSchemaError extends FlowhookError {
 }
 
 // ---- domain errors (templates, flows, events, delivery) are added below -------------------
+
+// delivery (src/delivery)
+
+/** The destination URL or an address it resolves to is not allowed (SSRF guard, scheme). */
+export class DestinationRefusedError extends FlowhookError {
+  readonly code = 'FLOWHOOK_ERR_DESTINATION_REFUSED';
+  readonly retriable = false;
+}
+
+/** A `{{ secrets.NAME }}` reference names no secret file or variable (message names it). */
+export class SecretNotFoundError extends FlowhookError {
+  readonly code = 'FLOWHOOK_ERR_SECRET_NOT_FOUND';
+  readonly retriable = false;
+}
+
+/** A rendered webhook body larger than the delivery limit; nothing is sent. */
+export class BodyTooLargeError extends FlowhookError {
+  readonly code = 'FLOWHOOK_ERR_BODY_TOO_LARGE';
+  readonly retriable = false;
+}
+
+/** A signing secret that is not `whsec_` + base64 of a non-empty key. */
+export class SigningSecretError extends FlowhookError {
+  readonly code = 'FLOWHOOK_ERR_SIGNING_SECRET';
+  readonly retriable = false;
+}
+
+/** The receiver answered with a status that is never retried (3xx, 4xx other than 408/425/429). */
+export class DeliveryRejectedError extends FlowhookError {
+  readonly code = 'FLOWHOOK_ERR_DELIVERY_REJECTED';
+  readonly retriable = false;
+}
+
+/** Every attempt of the retry schedule failed. */
+export class RetriesExhaustedError extends FlowhookError {
+  readonly code = 'FLOWHOOK_ERR_RETRIES_EXHAUSTED';
+  readonly retriable = false;
+}
+
+// flows and events (src/flows, src/events)
+
+/** One problem in a flow document, with the JSON path it concerns. */
+export interface FlowProblem {
+  /** e.g. `$.definition.actions[2].data.message.url` */
+  path: string;
+  message: string;
+}
+
+/** A flow document that fails its schema or semantic rules; `problems` says where and why. */
+export class FlowValidationError extends FlowhookError {
+  readonly code = 'FLOWHOOK_ERR_FLOW_INVALID';
+  readonly retriable = false;
+  readonly problems: FlowProblem[];
+  constructor(problems: FlowProblem[], options: FlowhookErrorOptions = {}) {
+    super(
+      `invalid flow (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n'),
+      options,
+    );
+    this.problems = problems;
+  }
+}
+
+/** Why an event record could not be decoded; the DLQ reason on flowhook.events.dlq. */
+export type EventDecodeReason =
+  | 'empty'
+  | 'too_large'
+  | 'malformed_json'
+  | 'unknown_format'
+  | 'schema_invalid'
+  | 'registry_not_configured'
+  | 'registry_unavailable'
+  | 'registry_decode_failed';
+
+/**
+ * An event record that cannot become a canonical event. Only `registry_unavailable` is
+ * retriable (the Schema Registry could not be reached); every other reason is permanent.
+ */
+export class EventDecodeError extends FlowhookError {
+  readonly code = 'FLOWHOOK_ERR_EVENT_DECODE';
+  readonly retriable: boolean;
+  readonly reason: EventDecodeReason;
+  /** JSON path of the offending value, when there is one (e.g. `$.profile.email`). */
+  readonly path: string | undefined;
+  constructor(
+    reason: EventDecodeReason,
+    message: string,
+    options: FlowhookErrorOptions & { path?: string } = {},
+  ) {
+    super(message, options);
+    this.reason = reason;
+    this.retriable = reason === 'registry_unavailable';
+    this.path = options.path;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), reason: this.reason, ...(this.path === undefined ? {} : { path: this.path }) };
+  }
+}

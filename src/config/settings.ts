@@ -1,0 +1,264 @@
+// Every setting flowhook reads, with its default, in one table. The loader, the validator,
+// the README's configuration table (`npm run docs:config`) and the Helm ConfigMap all derive
+// from this list, so a setting cannot exist in one place and be missing in another.
+
+export type SettingType =
+  | { kind: 'string' }
+  | { kind: 'secret' }
+  | { kind: 'int'; min: number; max: number }
+  | { kind: 'bool' }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'list'; values?: readonly string[] }
+  | { kind: 'duration' }
+  | { kind: 'durationList' }
+  | { kind: 'url' };
+
+export interface SettingSpec {
+  /** Environment variable name; also the key in the optional settings file. */
+  name: string;
+  type: SettingType;
+  /** Default as the text a user would write; undefined = unset. */
+  default?: string;
+  description: string;
+}
+
+export const ROLE_NAMES = ['trigger', 'delivery', 'delay'] as const;
+export type RoleName = (typeof ROLE_NAMES)[number];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const SETTINGS = [
+  // ---- Kafka ----
+  {
+    name: 'KAFKA_BROKERS',
+    type: { kind: 'list' },
+    description:
+      'Comma list of bootstrap brokers (host:port). Unset: a local single-node broker is started for you.',
+  },
+  {
+    name: 'KAFKA_CLIENT_ID',
+    type: { kind: 'string' },
+    default: 'flowhook',
+    description: 'Kafka client id.',
+  },
+  {
+    name: 'KAFKA_SSL',
+    type: { kind: 'bool' },
+    default: 'false',
+    description: 'Connect with TLS.',
+  },
+  {
+    name: 'KAFKA_SSL_CA_FILE',
+    type: { kind: 'string' },
+    description: 'PEM file with the CA(s) that signed the brokers; implies KAFKA_SSL.',
+  },
+  {
+    name: 'KAFKA_SSL_CERT_FILE',
+    type: { kind: 'string' },
+    description: 'PEM client certificate for mutual TLS; implies KAFKA_SSL.',
+  },
+  {
+    name: 'KAFKA_SSL_KEY_FILE',
+    type: { kind: 'string' },
+    description: 'PEM private key of the client certificate.',
+  },
+  {
+    name: 'KAFKA_SSL_REJECT_UNAUTHORIZED',
+    type: { kind: 'bool' },
+    default: 'true',
+    description: "Verify the brokers' certificates.",
+  },
+  {
+    name: 'KAFKA_SASL_MECHANISM',
+    type: { kind: 'enum', values: ['plain', 'scram-sha-256', 'scram-sha-512'] },
+    description: 'SASL mechanism; unset = no SASL.',
+  },
+  {
+    name: 'KAFKA_SASL_USERNAME',
+    type: { kind: 'string' },
+    description: 'SASL user name.',
+  },
+  {
+    name: 'KAFKA_SASL_PASSWORD',
+    type: { kind: 'secret' },
+    description: 'SASL password (never logged). Prefer KAFKA_SASL_PASSWORD_FILE.',
+  },
+  {
+    name: 'KAFKA_SASL_PASSWORD_FILE',
+    type: { kind: 'string' },
+    description: 'File holding the SASL password (e.g. a mounted Kubernetes secret).',
+  },
+  {
+    name: 'KAFKA_CONNECT_RETRIES',
+    type: { kind: 'int', min: 0, max: 1000 },
+    default: '10',
+    description: 'Attempts to reach an unreachable cluster at start-up before giving up.',
+  },
+  {
+    name: 'FLOWHOOK_TOPIC_PREFIX',
+    type: { kind: 'string' },
+    default: 'flowhook.',
+    description: "Prefix of flowhook's own topics.",
+  },
+  {
+    name: 'FLOWHOOK_TOPIC_PARTITIONS',
+    type: { kind: 'int', min: 1, max: 10000 },
+    default: '6',
+    description: 'Partitions of the topics flowhook creates (jobs, retry and delay tiers, state).',
+  },
+  {
+    name: 'FLOWHOOK_TOPIC_REPLICATION',
+    type: { kind: 'int', min: -1, max: 32 },
+    default: '-1',
+    description:
+      "Replication factor of created topics; -1 = the broker's default.replication.factor.",
+  },
+  {
+    name: 'FLOWHOOK_CREATE_TOPICS',
+    type: { kind: 'bool' },
+    default: 'true',
+    description: 'Create missing topics at start-up (turn off where an operator manages them).',
+  },
+  {
+    name: 'FLOWHOOK_EVENT_TOPICS',
+    type: { kind: 'string' },
+    default: 'events',
+    description: 'Input event topics: a comma list, or /regex/.',
+  },
+  {
+    name: 'FLOWHOOK_INSTANCE_ID',
+    type: { kind: 'string' },
+    description:
+      "Stable id of this replica (default: the host name); part of the transactional id, so a restarted replica fences its predecessor's open transaction.",
+  },
+  // ---- service ----
+  {
+    name: 'FLOWHOOK_ROLES',
+    type: { kind: 'list', values: [...ROLE_NAMES, 'all'] },
+    default: 'all',
+    description: `Roles this process runs: ${ROLE_NAMES.join(', ')}, or all.`,
+  },
+  {
+    name: 'FLOWHOOK_HTTP_PORT',
+    type: { kind: 'int', min: 0, max: 65535 },
+    default: '8080',
+    description: 'Port of /metrics, /healthz and /readyz (0 = any free port).',
+  },
+  {
+    name: 'FLOWHOOK_HTTP_HOST',
+    type: { kind: 'string' },
+    default: '0.0.0.0',
+    description: 'Address the metrics and health server listens on.',
+  },
+  {
+    name: 'FLOWHOOK_SHUTDOWN_GRACE',
+    type: { kind: 'duration' },
+    default: '25s',
+    description:
+      'On SIGTERM, time to finish in-flight work and commit before exiting anyway (keep below the pod terminationGracePeriodSeconds).',
+  },
+  {
+    name: 'LOG_LEVEL',
+    type: { kind: 'enum', values: LOG_LEVELS },
+    default: 'info',
+    description: 'pino log level.',
+  },
+  // ---- delivery ----
+  {
+    name: 'FLOWHOOK_ALLOW_HTTP',
+    type: { kind: 'bool' },
+    default: 'false',
+    description: 'Allow http:// webhook URLs (https only otherwise).',
+  },
+  {
+    name: 'FLOWHOOK_DESTINATION_ALLOWLIST',
+    type: { kind: 'list' },
+    description:
+      'CIDRs and host names exempt from the private-address guard (e.g. 10.0.0.0/8,crm.internal).',
+  },
+  {
+    name: 'FLOWHOOK_SIGNING_SECRET',
+    type: { kind: 'secret' },
+    description:
+      'Standard Webhooks signing secret(s), whsec_…; several (space separated) during rotation.',
+  },
+  {
+    name: 'FLOWHOOK_SECRETS_DIR',
+    type: { kind: 'string' },
+    description: 'Directory of files read by {{ secrets.NAME }} in header values.',
+  },
+  {
+    name: 'FLOWHOOK_RETRY_SCHEDULE',
+    type: { kind: 'durationList' },
+    description:
+      'Delays between attempts, e.g. 10s,1m,10m,1h. Default: 17 retries within 24 h, exponential with jitter.',
+  },
+  {
+    name: 'FLOWHOOK_HTTP_TIMEOUT',
+    type: { kind: 'duration' },
+    default: '10s',
+    description: 'Per-attempt timeout of a webhook request.',
+  },
+  {
+    name: 'FLOWHOOK_MAX_BODY_BYTES',
+    type: { kind: 'int', min: 1, max: 100 * 1024 * 1024 },
+    default: String(512 * 1024),
+    description: 'Largest webhook body rendered or sent.',
+  },
+  {
+    name: 'FLOWHOOK_DELIVERY_CONCURRENCY',
+    type: { kind: 'int', min: 1, max: 10000 },
+    default: '64',
+    description: 'Webhook requests in flight per delivery process.',
+  },
+  {
+    name: 'FLOWHOOK_HOST_CONCURRENCY',
+    type: { kind: 'int', min: 1, max: 10000 },
+    default: '16',
+    description: 'Webhook requests in flight per destination host.',
+  },
+  {
+    name: 'FLOWHOOK_CIRCUIT_FAILURES',
+    type: { kind: 'int', min: 1, max: 10000 },
+    default: '5',
+    description: 'Consecutive failures after which a host is paused.',
+  },
+  {
+    name: 'FLOWHOOK_CIRCUIT_COOLDOWN',
+    type: { kind: 'duration' },
+    default: '30s',
+    description: 'How long a paused host waits before one probe request.',
+  },
+  // ---- trigger ----
+  {
+    name: 'SCHEMA_REGISTRY_URL',
+    type: { kind: 'url' },
+    description: 'Confluent-API schema registry for framed (Avro / JSON Schema) events.',
+  },
+  {
+    name: 'FLOWHOOK_ORGANIZATION_NAME',
+    type: { kind: 'string' },
+    default: '',
+    description: '{{ organization.name }} in templates.',
+  },
+  {
+    name: 'FLOWHOOK_ORGANIZATION_URL',
+    type: { kind: 'string' },
+    default: '',
+    description: '{{ organization.url }} in templates.',
+  },
+  {
+    name: 'FLOWHOOK_TEMPLATE_TIMEOUT',
+    type: { kind: 'duration' },
+    default: '50ms',
+    description: 'Longest time one template may render.',
+  },
+  {
+    name: 'FLOWHOOK_TEMPLATE_MAX_LOOP',
+    type: { kind: 'int', min: 1, max: 10_000_000 },
+    default: '10000',
+    description: 'Most loop iterations one render may run.',
+  },
+] as const satisfies readonly SettingSpec[];
+
+export type SettingName = (typeof SETTINGS)[number]['name'];

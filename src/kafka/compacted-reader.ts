@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Logger } from '../observability/logger';
+
+export interface CompactedRecord {
+  partition: number;
+  offset: string;
+  key: string | null;
+  /** null = tombstone (the key was deleted). */
+  value: Buffer | null;
+  message: KafkaMessage;
+}
+
+export interface CompactedTopicReaderOptions {
+  topic: string;
+  /** Prefix of the throwaway consumer group; every reader gets a group of its own. */
+  groupPrefix: string;
+  /** Only these partitions count for "caught up" (default: all). */
+  partitions?: number[];
+}
+
+/**
+ * Reads a compacted topic from the beginning and keeps following it. `start()` resolves once
+ * every partition has been read to the high watermark it had when reading began.
+ *
+ * "Caught up" compares the consumer's position with that end offset — it never waits for a
+ * message at offset end-1, which compaction may have removed or which may be a transaction
+ * marker. kafkajs reports the position of batches that held only control records or
+ * compacted-away messages through END_BATCH_PROCESS, so those advance the position too.
+ *
+ * Every reader has its own group (kafkajs cannot assign partitions by hand) and commits
+ * nothing: each replica needs the whole table, not a share of it.
+ */
+export class CompactedTopicReader {
+  private readonly consumer: Consumer;
+  private readonly endOffsets = new Map<number, bigint>();
+  private readonly positions = new Map<number, bigint>();
+  private caughtUp = false;
+  private onCaughtUp: (() => void) | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly options: CompactedTopicReaderOptions,
+    private readonly logger: Logger,
+  ) {
+    this.consumer = kafka.consumer({
+      groupId: `${options.groupPrefix}-${randomUUID()}`,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 1000,
+    });
+    this.consumer.on(this.consumer.events.END_BATCH_PROCESS, (e) => {
+      if (e.payload.topic === options.topic)
+        this.advance(e.payload.partition, e.payload.lastOffset);
+    });
+  }
+
+  isCaughtUp(): boolean {
+    return this.caughtUp;
+  }
+
+  /**
+   * Starts reading; `onRecord` sees every record in offset order per partition, before and
+   * after catching up. Resolves when caught up.
+   */
+  async start(onRecord: (record: CompactedRecord) => void | Promise<void>): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(this.options.topic);
+      for (const o of offsets) {
+        if (this.options.partitions && !this.options.partitions.includes(o.partition)) continue;
+        this.endOffsets.set(o.partition, BigInt(o.high));
+        this.positions.set(o.partition, BigInt(o.low));
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    const caughtUp = new Promise<void>((resolve) => (this.onCaughtUp = resolve));
+    this.checkCaughtUp();
+
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.options.topic, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) {
+          await onRecord({
+            partition: batch.partition,
+            offset: message.offset,
+            key: message.key?.toString('utf8') ?? null,
+            value: message.value,
+            message,
+          });
+        }
+        if (batch.messages.length > 0) this.advance(batch.partition, batch.lastOffset());
+      },
+    });
+    await caughtUp;
+    this.logger.info({ topic: this.options.topic }, 'compacted topic read to its end');
+  }
+
+  private advance(partition: number, lastOffset: string): void {
+    const next = BigInt(lastOffset) + 1n;
+    if (next > (this.positions.get(partition) ?? -1n)) this.positions.set(partition, next);
+    this.checkCaughtUp();
+  }
+
+  private checkCaughtUp(): void {
+    if (this.caughtUp) return;
+    for (const [partition, end] of this.endOffsets) {
+      if ((this.positions.get(partition) ?? 0n) < end) return;
+    }
+    this.caughtUp = true;
+    this.onCaughtUp?.();
+  }
+
+  stop(): Promise<void> {
+    this.closing ??= (async () => {
+      this.onCaughtUp?.();
+      await this.consumer
+        .disconnect()
+        .catch((err: unknown) => this.logger.warn({ err }, 'disconnecting reader'));
+    })();
+    return this.closing;
+  }
+}

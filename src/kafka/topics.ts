@@ -1,0 +1,125 @@
+import type { Admin, ITopicConfig } from 'kafkajs';
+import { KafkaPermissionError, KafkaUnavailableError } from '../errors';
+import type { Logger } from '../observability/logger';
+
+/**
+ * Delay tiers shared by webhook retries (flowhook.retry.<tier>) and flow time delays
+ * (flowhook.delays.<tier>). A message waits in the largest tier not longer than its remaining
+ * delay, so each tier partition is close to FIFO by due time and its consumer only ever waits
+ * for the head message.
+ */
+export const DELAY_TIERS = ['5s', '1m', '10m', '1h', '6h'] as const;
+export type DelayTier = (typeof DELAY_TIERS)[number];
+
+export interface TopicNames {
+  flows: string;
+  jobs: string;
+  dlq: string;
+  deliveries: string;
+  eventsDlq: string;
+  state: string;
+  retry(tier: DelayTier): string;
+  delays(tier: DelayTier): string;
+}
+
+export function topicNames(prefix: string): TopicNames {
+  return {
+    flows: `${prefix}flows`,
+    jobs: `${prefix}jobs`,
+    dlq: `${prefix}dlq`,
+    deliveries: `${prefix}deliveries`,
+    eventsDlq: `${prefix}events.dlq`,
+    state: `${prefix}state`,
+    retry: (tier) => `${prefix}retry.${tier}`,
+    delays: (tier) => `${prefix}delays.${tier}`,
+  };
+}
+
+export interface TopicLayout {
+  partitions: number;
+  /** -1 = the broker's default.replication.factor. */
+  replication: number;
+}
+
+const COMPACTED = [
+  { name: 'cleanup.policy', value: 'compact' },
+  { name: 'min.compaction.lag.ms', value: '0' },
+];
+
+/** Every topic flowhook owns, with its settings. Event topics belong to the producers. */
+export function ownedTopics(names: TopicNames, layout: TopicLayout): ITopicConfig[] {
+  const t = (
+    topic: string,
+    configEntries: ITopicConfig['configEntries'] = [],
+    partitions = layout.partitions,
+  ) => ({
+    topic,
+    numPartitions: partitions,
+    replicationFactor: layout.replication,
+    configEntries,
+  });
+  return [
+    // Flows are few and read whole by every trigger replica: one partition keeps their order.
+    t(names.flows, COMPACTED, 1),
+    t(names.state, COMPACTED),
+    t(names.jobs),
+    t(names.dlq, [{ name: 'retention.ms', value: String(30 * 86_400_000) }]),
+    t(names.deliveries, [{ name: 'retention.ms', value: String(7 * 86_400_000) }]),
+    t(names.eventsDlq, [{ name: 'retention.ms', value: String(30 * 86_400_000) }]),
+    ...DELAY_TIERS.map((tier) => t(names.retry(tier))),
+    ...DELAY_TIERS.map((tier) => t(names.delays(tier))),
+  ];
+}
+
+function isPermissionError(err: unknown): boolean {
+  const type = (err as { type?: string } | null)?.type ?? '';
+  return /AUTHORIZATION_FAILED|SASL_AUTHENTICATION_FAILED/.test(type);
+}
+
+/**
+ * Creates the missing topics. An unreachable cluster is retried by kafkajs (connect retries)
+ * and then reported as KafkaUnavailableError; a refused permission is KafkaPermissionError,
+ * not retried, naming what the principal needs.
+ */
+export async function ensureTopics(
+  admin: Admin,
+  topics: ITopicConfig[],
+  logger: Logger,
+): Promise<string[]> {
+  let existing: string[];
+  try {
+    existing = await admin.listTopics();
+  } catch (err) {
+    if (isPermissionError(err)) {
+      throw new KafkaPermissionError('not allowed to list topics (needs DESCRIBE on the cluster)', {
+        cause: err,
+      });
+    }
+    throw new KafkaUnavailableError(`Kafka cluster unreachable: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const missing = topics.filter((t) => !existing.includes(t.topic));
+  if (missing.length === 0) return [];
+  try {
+    await admin.createTopics({ topics: missing, waitForLeaders: true });
+  } catch (err) {
+    if (isPermissionError(err)) {
+      throw new KafkaPermissionError(
+        `not allowed to create topics ${missing.map((t) => t.topic).join(', ')}: grant CREATE, or ` +
+          'create them beforehand and set FLOWHOOK_CREATE_TOPICS=false',
+        { cause: err },
+      );
+    }
+    // Another replica may have created them between our list and create: check again.
+    const after = await admin.listTopics();
+    const stillMissing = missing.filter((t) => !after.includes(t.topic));
+    if (stillMissing.length > 0) {
+      throw new KafkaUnavailableError(`could not create topics: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+  logger.info({ topics: missing.map((t) => t.topic) }, 'created topics');
+  return missing.map((t) => t.topic);
+}

@@ -1,0 +1,275 @@
+import type { Kafka } from 'kafkajs';
+import { BatchConsumer, type BatchHandler } from '../../src/kafka/batch-consumer';
+import { CompactedTopicReader, type CompactedRecord } from '../../src/kafka/compacted-reader';
+import { FlowhookMetrics } from '../../src/observability/metrics';
+import {
+  createTopic,
+  readTopic,
+  silentLogger,
+  testKafka,
+  uniqueName,
+  withAdmin,
+} from '../support/kafka';
+import { waitFor } from '../support/wait';
+
+// The shared Kafka adapter against the real broker: batch consumption with manual offsets,
+// consume→produce in one transaction, and reading a compacted topic to its end.
+
+let kafka: Kafka;
+const open: { stop(): Promise<void> }[] = [];
+
+beforeAll(() => {
+  kafka = testKafka();
+});
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((c) => c.stop()));
+});
+
+function consumer(options: ConstructorParameters<typeof BatchConsumer>[0]): BatchConsumer {
+  const c = new BatchConsumer(options, {
+    kafka,
+    logger: silentLogger,
+    metrics: new FlowhookMetrics({ defaultMetrics: false }),
+  });
+  open.push(c);
+  return c;
+}
+
+async function produce(
+  topic: string,
+  values: string[],
+  key?: (i: number) => string,
+): Promise<void> {
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({
+    topic,
+    messages: values.map((value, i) => ({ key: key?.(i) ?? null, value })),
+  });
+  await producer.disconnect();
+}
+
+async function committedOffset(groupId: string, topic: string): Promise<number> {
+  return withAdmin(kafka, async (admin) => {
+    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return t.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+  });
+}
+
+describe('BatchConsumer (at-least-once)', () => {
+  it('hands batches to the handler, produces its outbox, then commits the offsets', async () => {
+    const input = uniqueName('in');
+    const output = uniqueName('out');
+    await createTopic(kafka, input, 2);
+    await createTopic(kafka, output);
+    const groupId = uniqueName('g');
+    const seen: string[] = [];
+    const c = consumer({ groupId, topics: [input], mode: 'at-least-once' });
+    await c.start(async (batch, outbox) => {
+      for (const m of batch.messages) {
+        seen.push(m.value!.toString());
+        outbox.send(output, { value: `echo:${m.value!.toString()}` });
+      }
+    });
+    await waitFor(() => c.isReady(), { what: 'group join' });
+    await produce(input, ['a', 'b', 'c', 'd'], (i) => `k${i}`);
+
+    const out = await readTopic(kafka, output, (m) => m.length >= 4);
+    expect(out.map((m) => m.value).sort()).toEqual(['echo:a', 'echo:b', 'echo:c', 'echo:d']);
+    await waitFor(async () => (await committedOffset(groupId, input)) === 4, {
+      what: 'commit of 4 offsets',
+    });
+    expect(seen.sort()).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('commits only what the handler processed; the rest is fetched again after resume', async () => {
+    const input = uniqueName('in');
+    await createTopic(kafka, input);
+    const groupId = uniqueName('g');
+    let gateOpen = false;
+    const processed: string[] = [];
+    const c = consumer({ groupId, topics: [input], mode: 'at-least-once' });
+    const handler: BatchHandler = async (batch) => {
+      let n = 0;
+      for (const m of batch.messages) {
+        if (m.value!.toString() === 'wait' && !gateOpen) {
+          batch.pause();
+          break;
+        }
+        processed.push(m.value!.toString());
+        n += 1;
+      }
+      return { processed: n };
+    };
+    await c.start(handler);
+    await waitFor(() => c.isReady(), { what: 'group join' });
+    await produce(input, ['one', 'two', 'wait', 'three']);
+
+    await waitFor(async () => (await committedOffset(groupId, input)) === 2, {
+      what: 'commit of the first two',
+    });
+    expect(processed).toEqual(['one', 'two']);
+
+    gateOpen = true;
+    c.resume(input, [0]);
+    await waitFor(async () => (await committedOffset(groupId, input)) === 4, {
+      what: 'commit of all four',
+    });
+    expect(processed).toEqual(['one', 'two', 'wait', 'three']);
+  });
+
+  it('a new member of the group continues from the committed offset, not from the start', async () => {
+    const input = uniqueName('in');
+    await createTopic(kafka, input);
+    const groupId = uniqueName('g');
+    const first: string[] = [];
+    const c1 = consumer({ groupId, topics: [input], mode: 'at-least-once' });
+    await c1.start(
+      async (batch) => void batch.messages.forEach((m) => first.push(m.value!.toString())),
+    );
+    await waitFor(() => c1.isReady(), { what: 'group join' });
+    await produce(input, ['1', '2']);
+    await waitFor(async () => (await committedOffset(groupId, input)) === 2, {
+      what: 'first commit',
+    });
+    await c1.stop();
+
+    await produce(input, ['3']);
+    const second: string[] = [];
+    const c2 = consumer({ groupId, topics: [input], mode: 'at-least-once' });
+    await c2.start(
+      async (batch) => void batch.messages.forEach((m) => second.push(m.value!.toString())),
+    );
+    await waitFor(() => second.length >= 1, { what: 'message 3' });
+    expect(first).toEqual(['1', '2']);
+    expect(second).toEqual(['3']);
+  });
+});
+
+describe('BatchConsumer (exactly-once)', () => {
+  it('commits the outbox and the offsets in one transaction', async () => {
+    const input = uniqueName('in');
+    const output = uniqueName('out');
+    await createTopic(kafka, input);
+    await createTopic(kafka, output);
+    const groupId = uniqueName('g');
+    const c = consumer({
+      groupId,
+      topics: [input],
+      mode: 'exactly-once',
+      transactionalId: uniqueName('tx'),
+    });
+    await c.start(async (batch, outbox) => {
+      for (const m of batch.messages) outbox.send(output, { key: m.key, value: m.value });
+    });
+    await waitFor(() => c.isReady(), { what: 'group join' });
+    await produce(input, ['x', 'y', 'z']);
+    const out = await readTopic(kafka, output, (m) => m.length >= 3);
+    expect(out.map((m) => m.value)).toEqual(['x', 'y', 'z']);
+    await waitFor(async () => (await committedOffset(groupId, input)) === 3, {
+      what: 'offsets in the transaction',
+    });
+  });
+
+  it('aborts on a failing batch: nothing of it is visible and the batch is processed again', async () => {
+    const input = uniqueName('in');
+    const output = uniqueName('out');
+    await createTopic(kafka, input);
+    await createTopic(kafka, output);
+    const groupId = uniqueName('g');
+    let calls = 0;
+    const c = consumer({
+      groupId,
+      topics: [input],
+      mode: 'exactly-once',
+      transactionalId: uniqueName('tx'),
+    });
+    await c.start(async (batch, outbox) => {
+      calls += 1;
+      for (const m of batch.messages)
+        outbox.send(output, { value: `${m.value!.toString()}#${calls}` });
+      // The outbox of the first call goes into a transaction that is then aborted.
+      if (calls === 1)
+        outbox.send('topic-that-does-not-exist-' + uniqueName('x'), { value: 'boom' });
+    });
+    await waitFor(() => c.isReady(), { what: 'group join' });
+    await produce(input, ['m']);
+    const out = await readTopic(kafka, output, (m) => m.length >= 1, 60_000);
+    expect(out.map((m) => m.value)).toEqual([`m#${calls}`]);
+    expect(calls).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('CompactedTopicReader', () => {
+  async function compactedTopic(partitions = 1): Promise<string> {
+    const topic = uniqueName('compacted');
+    await createTopic(kafka, topic, partitions, [{ name: 'cleanup.policy', value: 'compact' }]);
+    return topic;
+  }
+
+  function reader(topic: string): CompactedTopicReader {
+    const r = new CompactedTopicReader(kafka, { topic, groupPrefix: 'reader-test' }, silentLogger);
+    open.push(r);
+    return r;
+  }
+
+  it('is caught up at once on an empty topic', async () => {
+    const r = reader(await compactedTopic(3));
+    await r.start(() => undefined);
+    expect(r.isCaughtUp()).toBe(true);
+  });
+
+  it('reads every record, tombstones included, before start() resolves, then keeps following', async () => {
+    const topic = await compactedTopic(2);
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      messages: [
+        { key: 'a', value: '1' },
+        { key: 'b', value: '1' },
+        { key: 'a', value: '2' },
+        { key: 'b', value: null },
+      ],
+    });
+    const table = new Map<string, string>();
+    const apply = (r: CompactedRecord) => {
+      if (r.value === null) table.delete(r.key!);
+      else table.set(r.key!, r.value.toString());
+    };
+    const r = reader(topic);
+    await r.start(apply);
+    expect(Object.fromEntries(table)).toEqual({ a: '2' });
+
+    await producer.send({ topic, messages: [{ key: 'c', value: '3' }] });
+    await producer.disconnect();
+    await waitFor(() => table.get('c') === '3', { what: 'a record published after catching up' });
+  });
+
+  it('catches up when the last offset of the log is a transaction marker', async () => {
+    const topic = await compactedTopic(1);
+    const producer = kafka.producer({
+      transactionalId: uniqueName('tx'),
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
+    const tx = await producer.transaction();
+    await tx.send({ topic, messages: [{ key: 'k', value: 'committed' }] });
+    await tx.commit();
+    const aborted = await producer.transaction();
+    await aborted.send({ topic, messages: [{ key: 'k', value: 'aborted' }] });
+    await aborted.abort();
+    await producer.disconnect();
+    // Log: record 0, commit marker 1, aborted record 2, abort marker 3 → high watermark 4,
+    // and the last offset a read_committed reader is handed is 0.
+    const high = await withAdmin(kafka, (a) => a.fetchTopicOffsets(topic));
+    expect(Number(high[0].high)).toBe(4);
+
+    const values: string[] = [];
+    const r = reader(topic);
+    await r.start((rec) => void values.push(rec.value!.toString()));
+    expect(values).toEqual(['committed']);
+    expect(r.isCaughtUp()).toBe(true);
+  });
+});
