@@ -97,6 +97,7 @@ async function tryTestcontainers(
   let mod: KafkaContainerModule;
   try {
     // A devDependency: absent in the production image, where KAFKA_BROKERS is always set.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional, loaded on demand
     mod = require('@testcontainers/kafka') as KafkaContainerModule;
   } catch {
     return undefined;
