@@ -171,3 +171,81 @@ export class EventDecodeError extends FlowhookError {
     return { ...super.toJSON(), reason: this.reason, ...(this.path === undefined ? {} : { path: this.path }) };
   }
 }
+
+// ---- templates (src/template) ---------------------------------------------------------------
+
+/** One reason a template is refused; the same shape as `TemplateProblem` in src/template. */
+export interface TemplateProblemInfo {
+  message: string;
+  line?: number;
+  column?: number;
+  name?: string;
+}
+
+function formatTemplateProblem(p: TemplateProblemInfo): string {
+  return p.line === undefined ? p.message : `line ${p.line}, column ${p.column ?? 1}: ${p.message}`;
+}
+
+/** A template that cannot be compiled (unsupported or malformed); `problems` says where. */
+export class TemplateSyntaxError extends FlowhookError {
+  readonly code = 'FLOWHOOK_ERR_TEMPLATE_SYNTAX';
+  readonly retriable = false;
+  readonly problems: TemplateProblemInfo[];
+  /** Position of the first problem. */
+  readonly line: number | undefined;
+  readonly column: number | undefined;
+  constructor(problems: TemplateProblemInfo[], options: FlowhookErrorOptions = {}) {
+    const first = problems[0];
+    super(
+      problems.length === 1 && first !== undefined
+        ? `invalid template: ${formatTemplateProblem(first)}`
+        : `invalid template (${problems.length} problems):\n` +
+            problems.map((p) => `  - ${formatTemplateProblem(p)}`).join('\n'),
+      { ...options, details: { ...options.details, problems } },
+    );
+    this.problems = problems;
+    this.line = first?.line;
+    this.column = first?.column;
+  }
+}
+
+/**
+ * A render whose result cannot be used: a body that is not JSON, a header with a line break,
+ * a value that cannot stand outside a JSON string... Nothing is sent. `where` tells whether
+ * line/column point into the template or into the rendered output.
+ */
+export class TemplateRenderError extends FlowhookError {
+  readonly code = 'FLOWHOOK_ERR_TEMPLATE_RENDER';
+  readonly retriable = false;
+  readonly line: number | undefined;
+  readonly column: number | undefined;
+  readonly where: 'template' | 'output' | undefined;
+  constructor(
+    message: string,
+    options: FlowhookErrorOptions & {
+      line?: number;
+      column?: number;
+      where?: 'template' | 'output';
+    } = {},
+  ) {
+    super(message, {
+      ...options,
+      details: { ...options.details, line: options.line, column: options.column, where: options.where },
+    });
+    this.line = options.line;
+    this.column = options.column;
+    this.where = options.where;
+  }
+}
+
+/** A render stopped by one of its limits (time, output size, loop iterations). */
+export class TemplateLimitError extends FlowhookError {
+  readonly code = 'FLOWHOOK_ERR_TEMPLATE_LIMIT';
+  readonly retriable = false;
+  /** Which limit: `timeoutMs`, `maxOutputBytes` or `maxLoopIterations`. */
+  readonly limit: string;
+  constructor(limit: string, message: string, options: FlowhookErrorOptions = {}) {
+    super(message, { ...options, details: { ...options.details, limit } });
+    this.limit = limit;
+  }
+}

@@ -1,0 +1,186 @@
+// The trigger processor's table of flows, rebuilt from the compacted flowhook.flows topic
+// (key = flow id, null value = delete) before any event is read, then kept current.
+//
+//   - apply() validates and compiles each document. A valid one replaces the current version
+//     (whatever its version number: the topic's order is the truth, so a restarted processor
+//     replaying the topic ends up with exactly the table a running one has). An invalid one is
+//     rejected with its problems and the previous valid version, if any, stays in force.
+//   - Only `live` and `manual` flows are indexed for triggering; `draft` flows are kept (they
+//     count in flowhook_flows_loaded) but never match.
+//   - candidates(event) reads one bucket per trigger kind: metric name → flows, list id → flows,
+//     segment id → flows. Its cost does not depend on how many unrelated flows are loaded.
+
+import type { FlowhookEvent } from '../documents';
+import { listIdOf, segmentIdOf } from './trigger-match';
+import {
+  FLOW_STATUSES,
+  type CompiledFlow,
+  type FlowStatus,
+  type ValidationProblem,
+  type ValidationResult,
+} from './types';
+import { validateFlow } from './validate';
+
+export type ApplyResult =
+  | {
+      outcome: 'accepted';
+      flow: CompiledFlow;
+      /** The version it replaced. */
+      previous: CompiledFlow | null;
+      warnings: ValidationProblem[];
+    }
+  | {
+      outcome: 'rejected';
+      problems: ValidationProblem[];
+      warnings: ValidationProblem[];
+      /** The version still in force (null when the flow has no valid version). */
+      current: CompiledFlow | null;
+    }
+  | { outcome: 'deleted'; previous: CompiledFlow | null };
+
+export interface FlowTableOptions {
+  /** Accept http:// webhook URLs (FLOWHOOK_ALLOW_HTTP). */
+  allowHttp: boolean;
+  /** Replaces validateFlow (tests). */
+  validate?: (doc: unknown) => ValidationResult;
+}
+
+const EMPTY: readonly CompiledFlow[] = Object.freeze([]);
+
+class Index {
+  private readonly buckets = new Map<string, readonly CompiledFlow[]>();
+
+  get(key: string): readonly CompiledFlow[] {
+    return this.buckets.get(key) ?? EMPTY;
+  }
+
+  add(key: string, flow: CompiledFlow): void {
+    const next = [...this.get(key), flow].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    this.buckets.set(key, Object.freeze(next));
+  }
+
+  remove(key: string, flowId: string): void {
+    const next = this.get(key).filter((f) => f.id !== flowId);
+    if (next.length === 0) this.buckets.delete(key);
+    else this.buckets.set(key, Object.freeze(next));
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+}
+
+export class FlowTable {
+  private readonly flows = new Map<string, CompiledFlow>();
+  private readonly rejected = new Map<string, ValidationProblem[]>();
+  private readonly byMetric = new Index();
+  private readonly byList = new Index();
+  private readonly bySegment = new Index();
+  private readonly validate: (doc: unknown) => ValidationResult;
+
+  constructor(options: FlowTableOptions) {
+    this.validate =
+      options.validate ?? ((doc) => validateFlow(doc, { allowHttp: options.allowHttp }));
+  }
+
+  /** Applies one record of flowhook.flows: a document, or null (tombstone) to delete. */
+  apply(key: string, doc: unknown): ApplyResult {
+    const previous = this.flows.get(key) ?? null;
+    if (doc === null || doc === undefined) {
+      if (previous !== null) this.unindex(previous);
+      this.flows.delete(key);
+      this.rejected.delete(key);
+      return { outcome: 'deleted', previous };
+    }
+    const result = this.validate(doc);
+    if (!result.ok) {
+      this.rejected.set(key, result.problems);
+      return {
+        outcome: 'rejected',
+        problems: result.problems,
+        warnings: result.warnings,
+        current: previous,
+      };
+    }
+    if (result.flow.id !== key) {
+      const problems = [
+        { path: '$.id', message: `must equal the record key '${key}' (got '${result.flow.id}')` },
+      ];
+      this.rejected.set(key, problems);
+      return { outcome: 'rejected', problems, warnings: result.warnings, current: previous };
+    }
+    if (previous !== null) this.unindex(previous);
+    this.flows.set(key, result.flow);
+    this.rejected.delete(key);
+    this.index(result.flow);
+    return { outcome: 'accepted', flow: result.flow, previous, warnings: result.warnings };
+  }
+
+  /** apply() for raw record bytes (null value = delete); bytes that are not JSON are rejected. */
+  applyRecord(key: string, value: Buffer | null): ApplyResult {
+    if (value === null || value.length === 0) return this.apply(key, null);
+    let doc: unknown;
+    try {
+      doc = JSON.parse(value.toString('utf8')) as unknown;
+    } catch (e) {
+      const problems = [{ path: '$', message: `not valid JSON: ${(e as Error).message}` }];
+      this.rejected.set(key, problems);
+      return { outcome: 'rejected', problems, warnings: [], current: this.flows.get(key) ?? null };
+    }
+    return this.apply(key, doc);
+  }
+
+  /** The flows the event can trigger (live and manual, by trigger); filters are not applied. */
+  candidates(event: FlowhookEvent): readonly CompiledFlow[] {
+    const byMetric = this.byMetric.get(event.metric);
+    const listId = listIdOf(event);
+    const segmentId = segmentIdOf(event);
+    const byList = listId === null ? EMPTY : this.byList.get(listId);
+    const bySegment = segmentId === null ? EMPTY : this.bySegment.get(segmentId);
+    if (byList.length === 0 && bySegment.length === 0) return byMetric;
+    if (byMetric.length === 0 && bySegment.length === 0) return byList;
+    if (byMetric.length === 0 && byList.length === 0) return bySegment;
+    return [...byMetric, ...byList, ...bySegment];
+  }
+
+  /** The current valid version of a flow. */
+  get(id: string): CompiledFlow | undefined {
+    return this.flows.get(id);
+  }
+
+  /** Every current valid flow. */
+  all(): CompiledFlow[] {
+    return [...this.flows.values()];
+  }
+
+  get size(): number {
+    return this.flows.size;
+  }
+
+  /** Loaded flows by status, for flowhook_flows_loaded{status}. */
+  counts(): Record<FlowStatus, number> {
+    const out = Object.fromEntries(FLOW_STATUSES.map((s) => [s, 0])) as Record<FlowStatus, number>;
+    for (const f of this.flows.values()) out[f.status]++;
+    return out;
+  }
+
+  /** Keys whose latest document was rejected, with its problems (a previous version may be live). */
+  rejections(): ReadonlyMap<string, readonly ValidationProblem[]> {
+    return this.rejected;
+  }
+
+  private index(flow: CompiledFlow): void {
+    if (flow.status !== 'live' && flow.status !== 'manual') return;
+    const t = flow.trigger;
+    if (t.type === 'metric') this.byMetric.add(t.metric, flow);
+    else if (t.type === 'list') this.byList.add(t.listId, flow);
+    else this.bySegment.add(t.segmentId, flow);
+  }
+
+  private unindex(flow: CompiledFlow): void {
+    const t = flow.trigger;
+    if (t.type === 'metric') this.byMetric.remove(t.metric, flow.id);
+    else if (t.type === 'list') this.byList.remove(t.listId, flow.id);
+    else this.bySegment.remove(t.segmentId, flow.id);
+  }
+}

@@ -1,0 +1,252 @@
+// The walk of a flow's action graph for one profile and one triggering event: a pure function
+// of (compiled flow, event, organization, now). It starts at entry_action_id (or, after a time
+// delay, at the action the delay resumes) and follows links until the path ends or a delay stops
+// it. The Kafka wiring emits `jobs` on flowhook.jobs, schedules `delay` on flowhook.delays.<tier>
+// and dead-letters `render_error` steps.
+//
+// Per action:
+//   - The flow's profile filter is checked before every webhook and pass-through action; a
+//     profile that fails it skips that action (step `skipped`, reason `profile_filter`) and
+//     continues to links.next. Splits and delays route and wait: they are not "skipped".
+//   - send-webhook: status live → a WebhookJob (step `webhook`); manual, or any webhook of a
+//     flow whose status is manual → step `held` (counted, never sent, not rendered); draft /
+//     disabled → `skipped`. The walk continues to links.next either way (Klaviyo does not wait
+//     for the response). A render failure is a `render_error` step and the walk continues.
+//   - conditional-split / trigger-split: next_if_true / next_if_false (step `split`, reason
+//     `true` / `false`); multi-branch-split: the first branch whose filter matches, else the
+//     else branch (reason `branch:<id>` / `else`).
+//   - time-delay: the walk stops with a `delay` step and `delay` tells where to resume. A delay
+//     with no live or manual webhook reachable after it is `skipped` (`nothing_after_delay`) and
+//     the profile exits, as in Klaviyo.
+//   - Actions flowhook does not run (email, SMS, …): `passed`, continue to links.next.
+// Preview mode (CLI) renders every webhook whatever its status or the flow's, and walks through
+// delays (reported as `delay` steps with reason `preview`) so every request of the flow shows.
+
+import { createHash } from 'node:crypto';
+import type { FlowhookEvent, Profile, WebhookJob } from '../documents';
+import { profileKey } from '../events/profile-key';
+import type { CompiledAction, CompiledFlow, ConditionContext } from '../flows/types';
+import { renderBody, renderHeader, type OrganizationInfo, type TemplateInput } from '../template';
+import { computeDelay } from './delay';
+
+export type StepKind =
+  'webhook' | 'skipped' | 'held' | 'passed' | 'delay' | 'split' | 'render_error';
+
+export interface WalkStep {
+  actionId: string;
+  kind: StepKind;
+  /**
+   * skipped: profile_filter | draft | disabled | flow_draft | nothing_after_delay |
+   * resume_action_missing; held: action_manual | flow_manual; passed: the action type;
+   * split: true | false | branch:<id> | else; delay: wait in ms, or `preview`;
+   * render_error: the error code.
+   */
+  reason?: string;
+  /** render_error: the error message (never contains secrets: headers keep `{{ secrets.X }}`). */
+  detail?: string;
+}
+
+/** Everything needed to resume the walk when the delay has elapsed. */
+export interface DelayResume {
+  flow_id: string;
+  flow_version: number;
+  event_id: string;
+  profile_id: string;
+  /** The time-delay action that stopped the walk. */
+  delay_action_id: string;
+  /** Pass as `startAt` when resuming. */
+  resume_action_id: string;
+  wait_ms: number;
+  /** ISO-8601. */
+  resume_at: string;
+  /** The profile's previous entry into the flow, for profile-not-in-flow conditions (ISO). */
+  previous_entry_at: string | null;
+}
+
+export interface WalkResult {
+  jobs: WebhookJob[];
+  steps: WalkStep[];
+  delay?: DelayResume;
+}
+
+export interface WalkInput {
+  flow: CompiledFlow;
+  event: FlowhookEvent;
+  organization: OrganizationInfo;
+  now: Date;
+  /** Resume at this action (DelayResume.resume_action_id) instead of the entry action. */
+  startAt?: string;
+  /** Previous entry of this profile into the flow (EntryDecision.previousEntryAt). */
+  previousEntryAt?: Date | null;
+  /** A fresher profile snapshot than the event's (e.g. on resume); default: event.profile. */
+  profile?: Profile;
+  /** CLI preview: ignore statuses, walk through delays. */
+  preview?: boolean;
+  /** Zone for delays with timezone 'profile' when the profile has none. Default UTC. */
+  fallbackTimeZone?: string;
+}
+
+/** Stable across reprocessing and flow versions: the same event reaching the same action. */
+export function webhookJobId(
+  flowId: string,
+  actionId: string,
+  eventId: string,
+  profileId: string,
+): string {
+  const digest = createHash('sha256')
+    .update([flowId, actionId, eventId, profileId].join('\u0000'))
+    .digest('hex');
+  return `msg_${digest.slice(0, 32)}`;
+}
+
+function errorCode(e: unknown): string {
+  if (typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string') {
+    return (e as { code: string }).code;
+  }
+  return 'FLOWHOOK_ERR_TEMPLATE_RENDER';
+}
+
+export function walkFlow(input: WalkInput): WalkResult {
+  const { flow, event, now } = input;
+  const profile = input.profile ?? event.profile;
+  const profileId = profileKey(profile) ?? '';
+  const preview = input.preview === true;
+  const previousEntryAt = input.previousEntryAt ?? null;
+  const ctx: ConditionContext = { event, profile, now, flowId: flow.id, previousEntryAt };
+  const templateInput: TemplateInput = {
+    profile,
+    event: flow.trigger.type === 'metric' ? event.properties : null,
+    organization: input.organization,
+    flow: { id: flow.id, name: flow.name },
+    now,
+  };
+  const result: WalkResult = { jobs: [], steps: [] };
+  const step = (actionId: string, kind: StepKind, reason?: string, detail?: string): void => {
+    const s: WalkStep = { actionId, kind };
+    if (reason !== undefined) s.reason = reason;
+    if (detail !== undefined) s.detail = detail;
+    result.steps.push(s);
+  };
+  const passesProfileFilter = (): boolean => flow.profileFilter === null || flow.profileFilter(ctx);
+
+  let current: string | null = input.startAt ?? flow.entryActionId;
+  if (input.startAt !== undefined && !flow.actions.has(input.startAt)) {
+    step(input.startAt, 'skipped', 'resume_action_missing');
+    return result;
+  }
+  const visited = new Set<string>();
+  while (current !== null) {
+    if (visited.has(current)) break; // validation refuses cycles; this only guards
+    visited.add(current);
+    const action: CompiledAction | undefined = flow.actions.get(current);
+    if (action === undefined) {
+      step(current, 'skipped', 'resume_action_missing');
+      break;
+    }
+    switch (action.kind) {
+      case 'webhook': {
+        current = action.next;
+        if (!passesProfileFilter()) {
+          step(action.id, 'skipped', 'profile_filter');
+          break;
+        }
+        if (!preview) {
+          if (flow.status === 'draft') {
+            step(action.id, 'skipped', 'flow_draft');
+            break;
+          }
+          if (action.status === 'draft' || action.status === 'disabled') {
+            step(action.id, 'skipped', action.status);
+            break;
+          }
+          if (action.status === 'manual' || flow.status === 'manual') {
+            step(action.id, 'held', action.status === 'manual' ? 'action_manual' : 'flow_manual');
+            break;
+          }
+        }
+        try {
+          const headers: Record<string, string> = {};
+          for (const h of action.headers) {
+            const value = renderHeader(h.template, templateInput);
+            if (/[\r\n\0]/.test(value)) {
+              throw Object.assign(new Error(`header ${h.name} renders a line break`), {
+                code: 'FLOWHOOK_ERR_HEADER_INJECTION',
+              });
+            }
+            headers[h.name] = value;
+          }
+          const body = action.body === null ? '{}' : renderBody(action.body, templateInput);
+          const job: WebhookJob = {
+            id: webhookJobId(flow.id, action.id, event.id, profileId),
+            flow_id: flow.id,
+            flow_version: flow.version,
+            action_id: action.id,
+            event_id: event.id,
+            profile_id: profileId,
+            url: action.url,
+            headers,
+            body,
+            attempt: 0,
+            event_time: event.time,
+          };
+          if (action.signingSecret !== null) job.signing_secret_ref = action.signingSecret;
+          result.jobs.push(job);
+          step(action.id, 'webhook');
+        } catch (e) {
+          step(action.id, 'render_error', errorCode(e), e instanceof Error ? e.message : String(e));
+        }
+        break;
+      }
+      case 'pass':
+        current = action.next;
+        if (!passesProfileFilter()) step(action.id, 'skipped', 'profile_filter');
+        else step(action.id, 'passed', action.type);
+        break;
+      case 'split': {
+        const yes = action.test(ctx);
+        step(action.id, 'split', yes ? 'true' : 'false');
+        current = yes ? action.ifTrue : action.ifFalse;
+        break;
+      }
+      case 'multi-split': {
+        const branch = action.branches.find((b) => b.test(ctx));
+        step(action.id, 'split', branch === undefined ? 'else' : `branch:${branch.branchId}`);
+        current = branch === undefined ? action.elseNext : branch.next;
+        break;
+      }
+      case 'delay': {
+        if (action.next === null || (!action.workAfter && !preview)) {
+          step(action.id, 'skipped', 'nothing_after_delay');
+          current = null;
+          break;
+        }
+        if (preview) {
+          step(action.id, 'delay', 'preview');
+          current = action.next;
+          break;
+        }
+        const d = computeDelay(
+          action.data,
+          now,
+          profile.location?.timezone ?? null,
+          input.fallbackTimeZone,
+        );
+        step(action.id, 'delay', String(d.waitMs));
+        result.delay = {
+          flow_id: flow.id,
+          flow_version: flow.version,
+          event_id: event.id,
+          profile_id: profileId,
+          delay_action_id: action.id,
+          resume_action_id: action.next,
+          wait_ms: d.waitMs,
+          resume_at: d.resumeAt.toISOString(),
+          previous_entry_at: previousEntryAt === null ? null : previousEntryAt.toISOString(),
+        };
+        current = null;
+        break;
+      }
+    }
+  }
+  return result;
+}

@@ -1,0 +1,791 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { FlowValidationError } from '../../../src/errors';
+import {
+  compileFlowOrThrow,
+  findUnsupportedTemplateFeatures,
+  isTriggerableMetric,
+  NON_TRIGGERABLE_METRICS,
+  validateFlow,
+} from '../../../src/flows/validate';
+import type { ValidationProblem } from '../../../src/flows/types';
+import {
+  clone,
+  conditionalSplit,
+  conditions,
+  delay,
+  FIXTURES,
+  flowDoc,
+  metricProp,
+  pass,
+  profileProp,
+  readFixture,
+  triggerSplit,
+  webhook,
+  type Doc,
+} from './builders';
+
+function problemsOf(doc: unknown, allowHttp = false): ValidationProblem[] {
+  const r = validateFlow(doc, { allowHttp });
+  return r.ok ? [] : r.problems;
+}
+
+function warningsOf(doc: unknown): ValidationProblem[] {
+  const r = validateFlow(doc, { allowHttp: false });
+  if (!r.ok) throw new Error(`unexpected problems: ${JSON.stringify(r.problems)}`);
+  return r.warnings;
+}
+
+function expectProblem(
+  doc: unknown,
+  path: string,
+  message: RegExp | string,
+  allowHttp = false,
+): void {
+  const problems = problemsOf(doc, allowHttp);
+  const at = problems.filter((p) => p.path === path);
+  if (at.length === 0)
+    throw new Error(`no problem at ${path}; got ${JSON.stringify(problems, null, 2)}`);
+  expect(at.map((p) => p.message)).toContainEqual(
+    typeof message === 'string' ? expect.stringContaining(message) : expect.stringMatching(message),
+  );
+}
+
+const base = (): Doc => clone(readFixture<Doc>('flows/placed-order-webhook.json'));
+const actionIndex = (doc: Doc, id: string): number =>
+  doc.definition.actions.findIndex((a) => a.id === id);
+
+describe('fixtures', () => {
+  it.each(readdirSync(join(FIXTURES, 'flows')).filter((f) => f.endsWith('.json')))(
+    '%s is valid',
+    (file) => {
+      const r = validateFlow(readFixture(`flows/${file}`), { allowHttp: false });
+      expect(r.ok ? [] : r.problems).toEqual([]);
+    },
+  );
+
+  it.each<[string, string, RegExp]>([
+    [
+      'non-triggerable-metric.json',
+      '$.definition.triggers[0].id',
+      /metric 'Opened Email' cannot trigger a flow/,
+    ],
+    ['http-url-and-redos.json', '$.definition.actions[0].data.message.url', /must use https/],
+    [
+      'http-url-and-redos.json',
+      '$.definition.triggers[0].trigger_filter.condition_groups[0].conditions[0].filter.value',
+      /unsafe or invalid regex: nested quantifiers/,
+    ],
+    ['cycle.json', '$.definition.actions[0]', /actions form a cycle: a → b → a/],
+    [
+      'coupon-in-body.json',
+      '$.definition.actions[0].data.message.body',
+      /line 3, column 14: .*coupon codes are not supported/,
+    ],
+  ])('invalid/%s is refused at %s', (file, path, message) => {
+    expectProblem(readFixture(`flows/invalid/${file}`), path, message);
+  });
+});
+
+describe('validateFlow: schema', () => {
+  it.each<[string, unknown]>([
+    ['null', null],
+    ['a number', 42],
+    ['a string', 'flow'],
+    ['an array', []],
+    ['an empty object', {}],
+  ])('never throws on %s', (_d, doc) => {
+    const r = validateFlow(doc, { allowHttp: false });
+    expect(r.ok).toBe(false);
+    expect(r.ok ? [] : r.problems.length).toBeGreaterThan(0);
+  });
+
+  it.each<[string, (d: Doc) => void, string, RegExp]>([
+    ['a missing name', (d) => delete d.name, '$.name', /is required/],
+    [
+      'an unknown status',
+      (d) => (d.status = 'paused'),
+      '$.status',
+      /must be one of: "live", "manual", "draft"/,
+    ],
+    ['a fractional version', (d) => (d.version = 1.5), '$.version', /must be integer/],
+    ['a bad id', (d) => (d.id = 'has spaces'), '$.id', /must match/],
+    [
+      'a bad updated_at',
+      (d) => (d.updated_at = 'yesterday'),
+      '$.updated_at',
+      /must be a valid date-time/,
+    ],
+    [
+      'no definition',
+      (d) => delete (d as Record<string, unknown>).definition,
+      '$.definition',
+      /is required/,
+    ],
+    [
+      'an unknown action type',
+      (d) => (d.definition.actions[1] = { id: 'x', type: 'send-fax' }),
+      '$.definition.actions[1].type',
+      /unknown type "send-fax"; expected one of: send-webhook, conditional-split/,
+    ],
+    [
+      'a webhook without url',
+      (d) =>
+        delete (d.definition.actions[1] as { data: { message: Record<string, unknown> } }).data
+          .message.url,
+      '$.definition.actions[1].data.message.url',
+      /is required/,
+    ],
+    [
+      'a numeric header value',
+      (d) =>
+        ((
+          d.definition.actions[1] as { data: { message: { headers: Record<string, unknown> } } }
+        ).data.message.headers.X = 5),
+      '$.definition.actions[1].data.message.headers.X',
+      /must be string/,
+    ],
+    [
+      'an unknown trigger type',
+      (d) => (d.definition.triggers = [{ type: 'webhook' }]),
+      '$.definition.triggers[0].type',
+      /unknown type "webhook"/,
+    ],
+    [
+      'a bad filter operator',
+      (d) =>
+        ((
+          (d.definition.triggers as Record<string, unknown>[])[0] as { trigger_filter: unknown }
+        ).trigger_filter = conditions(
+          metricProp('$value', { type: 'numeric', operator: 'about', value: 1 }),
+        )),
+      '$.definition.triggers[0].trigger_filter.condition_groups[0].conditions[0].filter.operator',
+      /must be one of/,
+    ],
+    [
+      'a string where a list is expected',
+      (d) =>
+        ((
+          (d.definition.triggers as Record<string, unknown>[])[0] as { trigger_filter: unknown }
+        ).trigger_filter = conditions(
+          metricProp('x', { type: 'string', operator: 'in', value: 'a' }),
+        )),
+      '$.definition.triggers[0].trigger_filter.condition_groups[0].conditions[0].filter.value',
+      /must be array/,
+    ],
+    [
+      'a bad delay unit',
+      (d) =>
+        ((
+          d.definition.actions[actionIndex(d, 'wait-3-days')] as { data: Record<string, unknown> }
+        ).data.unit = 'fortnights'),
+      '$.definition.actions[4].data.unit',
+      /must be one of/,
+    ],
+    [
+      'a bad signing secret name',
+      (d) =>
+        ((
+          d.definition.actions[2] as { data: { message: Record<string, unknown> } }
+        ).data.message.signing_secret = 'not a name!'),
+      '$.definition.actions[2].data.message.signing_secret',
+      /must match/,
+    ],
+    [
+      'a bad reentry unit',
+      (d) => (d.definition.reentry_criteria = { duration: 1, unit: 'month' }),
+      '$.definition.reentry_criteria.unit',
+      /must be one of/,
+    ],
+  ])('refuses %s at %s', (_d, mutate, path, message) => {
+    const doc = base();
+    mutate(doc);
+    expectProblem(doc, path, message);
+  });
+
+  it('accepts unknown members everywhere (Klaviyo documents carry more than flowhook reads)', () => {
+    const doc = base() as Doc & Record<string, unknown>;
+    doc.created = '2024-01-01';
+    doc.definition.extra = { anything: [1, 2] };
+    (doc.definition.triggers as Record<string, unknown>[])[0]!.metric_service = 'api';
+    for (const a of doc.definition.actions) {
+      a.render_options = { shorten_links: true };
+      if (typeof a.data === 'object' && a.data !== null)
+        (a.data as Record<string, unknown>).experiment = null;
+    }
+    expect(problemsOf(doc)).toEqual([]);
+  });
+});
+
+describe('validateFlow: robustness', () => {
+  /** Every JSON path of a document, as key lists. */
+  function paths(v: unknown, prefix: (string | number)[] = []): (string | number)[][] {
+    const out: (string | number)[][] = [prefix];
+    if (Array.isArray(v)) v.forEach((x, i) => out.push(...paths(x, [...prefix, i])));
+    else if (typeof v === 'object' && v !== null) {
+      for (const [k, x] of Object.entries(v)) out.push(...paths(x, [...prefix, k]));
+    }
+    return out;
+  }
+
+  it('never throws, whatever value replaces any member of a valid flow', () => {
+    const original = base();
+    const replacements: unknown[] = [null, 42, 'x', [], {}, true, [null], { type: 'x' }];
+    let rejected = 0;
+    for (const path of paths(original).slice(1)) {
+      for (const replacement of replacements) {
+        const doc = clone(original) as unknown as Record<string | number, unknown>;
+        let parent: Record<string | number, unknown> = doc;
+        for (const key of path.slice(0, -1))
+          parent = parent[key] as Record<string | number, unknown>;
+        parent[path[path.length - 1] as string | number] = replacement;
+        const r = validateFlow(doc, { allowHttp: false });
+        if (!r.ok) {
+          rejected++;
+          for (const p of r.problems) {
+            expect(p.path).toMatch(/^\$/);
+            expect(p.message).toEqual(expect.any(String));
+          }
+        }
+      }
+    }
+    expect(rejected).toBeGreaterThan(100);
+  });
+});
+
+describe('validateFlow: triggers', () => {
+  it.each(NON_TRIGGERABLE_METRICS.map((m) => [m]))(
+    'refuses the non-triggerable metric %s',
+    (metric) => {
+      expectProblem(
+        flowDoc({}, { triggers: [{ type: 'metric', id: metric }] }),
+        '$.definition.triggers[0].id',
+        /cannot trigger a flow/,
+      );
+    },
+  );
+
+  it.each([
+    'opened email',
+    'Marked as spam Email',
+    'Failed to deliver (automated response) SMS',
+    'Received (automated response) SMS',
+    'Unsubscribed from SMS marketing',
+  ])('recognizes the spelling %s', (metric) => {
+    expect(isTriggerableMetric(metric)).toBe(false);
+  });
+
+  it.each([
+    'Placed Order',
+    'Unsubscribed from Email Marketing',
+    'Subscribed to List',
+    'Clicked Email Link',
+  ])('accepts %s', (metric) => {
+    expect(isTriggerableMetric(metric)).toBe(true);
+  });
+
+  it.each(['date', 'price-drop', 'low-inventory'])(
+    'refuses %s triggers as not supported yet',
+    (type) => {
+      expectProblem(
+        flowDoc({}, { triggers: [{ type }] }),
+        '$.definition.triggers[0].type',
+        `trigger type '${type}' is not supported yet`,
+      );
+    },
+  );
+
+  it.each<[string, unknown[]]>([
+    ['none', []],
+    [
+      'two',
+      [
+        { type: 'metric', id: 'Placed Order' },
+        { type: 'list', id: 'L1' },
+      ],
+    ],
+  ])('needs exactly one trigger (%s)', (_d, triggers) => {
+    expectProblem(flowDoc({}, { triggers }), '$.definition.triggers', /exactly one trigger/);
+  });
+
+  it('accepts list and segment triggers', () => {
+    expect(problemsOf(flowDoc({}, { triggers: [{ type: 'list', id: 'L1' }] }))).toEqual([]);
+    expect(problemsOf(flowDoc({}, { triggers: [{ type: 'segment', id: 'S1' }] }))).toEqual([]);
+  });
+
+  it('refuses trigger splits outside metric flows', () => {
+    const doc = flowDoc(
+      {},
+      {
+        triggers: [{ type: 'list', id: 'L1' }],
+        entry_action_id: 'split',
+        actions: [
+          triggerSplit(
+            'split',
+            'hook',
+            null,
+            metricProp('$value', { type: 'existence', operator: 'is-set' }),
+          ),
+          clone(webhook('hook', null)),
+        ],
+      },
+    );
+    expectProblem(
+      doc,
+      '$.definition.actions[0].type',
+      'trigger splits exist only in metric-triggered flows',
+    );
+  });
+
+  it('refuses a trigger split on another metric', () => {
+    const doc = base();
+    (doc.definition.actions[0] as { data: Record<string, unknown> }).data.trigger_id =
+      'Viewed Product';
+    expectProblem(
+      doc,
+      '$.definition.actions[0].data.trigger_id',
+      "must be the trigger metric 'Placed Order'",
+    );
+  });
+});
+
+describe('validateFlow: graph', () => {
+  it('refuses an entry_action_id that names no action', () => {
+    expectProblem(
+      flowDoc({}, { entry_action_id: 'nope' }),
+      '$.definition.entry_action_id',
+      "no action has id 'nope'",
+    );
+    expectProblem(
+      flowDoc({}, { entry_action_id: null }),
+      '$.definition.entry_action_id',
+      'is required',
+    );
+  });
+
+  it('refuses dangling links, on plain and split links', () => {
+    expectProblem(
+      flowDoc({}, { actions: [webhook('hook', 'ghost')] }),
+      '$.definition.actions[0].links.next',
+      "no action has id 'ghost'",
+    );
+    const split = flowDoc(
+      {},
+      {
+        entry_action_id: 's',
+        actions: [
+          conditionalSplit(
+            's',
+            'hook',
+            'ghost',
+            profileProp('email', { type: 'existence', operator: 'is-set' }),
+          ),
+          webhook('hook', null),
+        ],
+      },
+    );
+    expectProblem(split, '$.definition.actions[0].links.next_if_false', "no action has id 'ghost'");
+  });
+
+  it('refuses cycles, naming them', () => {
+    const doc = flowDoc(
+      {},
+      { entry_action_id: 'a', actions: [webhook('a', 'b'), pass('b', 'c'), delay('c', 'a')] },
+    );
+    expectProblem(doc, '$.definition.actions[0]', 'actions form a cycle: a → b → c → a');
+    const self = flowDoc({}, { entry_action_id: 'a', actions: [webhook('a', 'a')] });
+    expectProblem(self, '$.definition.actions[0]', 'cycle: a → a');
+  });
+
+  it('refuses duplicate and missing ids; accepts temporary_id', () => {
+    expectProblem(
+      flowDoc({}, { actions: [webhook('hook', null), webhook('hook', null)] }),
+      '$.definition.actions[1].id',
+      "duplicate action id 'hook'",
+    );
+    const noId = flowDoc({}, { actions: [webhook('hook', null), { type: 'send-email' }] });
+    expectProblem(noId, '$.definition.actions[1].id', 'an action needs an id (or a temporary_id)');
+    const temp = webhook('x', null);
+    delete temp.id;
+    temp.temporary_id = 'hook';
+    expect(problemsOf(flowDoc({}, { actions: [temp] }))).toEqual([]);
+  });
+
+  it('warns about unreachable actions', () => {
+    const w = warningsOf(
+      flowDoc({}, { actions: [webhook('hook', null), webhook('orphan', null)] }),
+    );
+    expect(w).toContainEqual({
+      path: '$.definition.actions[1]',
+      message: "action 'orphan' is never reached",
+    });
+  });
+
+  it('reports pass-through actions as warnings and refuses unsupported ones', () => {
+    const doc = flowDoc(
+      {},
+      {
+        entry_action_id: 'mail',
+        actions: [pass('mail', 'sms'), pass('sms', 'hook', 'send-sms'), webhook('hook', null)],
+      },
+    );
+    expect(warningsOf(doc)).toEqual([
+      {
+        path: '$.definition.actions[0].type',
+        message:
+          "action type 'send-email' is not run by flowhook: profiles pass through to links.next",
+      },
+      {
+        path: '$.definition.actions[1].type',
+        message:
+          "action type 'send-sms' is not run by flowhook: profiles pass through to links.next",
+      },
+    ]);
+    const unsupported = flowDoc(
+      {},
+      {
+        entry_action_id: 'wait',
+        actions: [
+          { id: 'wait', type: 'target-date', data: {}, links: { next: 'hook' } },
+          webhook('hook', null),
+        ],
+      },
+    );
+    expectProblem(
+      unsupported,
+      '$.definition.actions[0].type',
+      "action type 'target-date' is not supported yet",
+    );
+  });
+
+  it('checks multi-branch splits', () => {
+    const doc = flowDoc(
+      {},
+      {
+        entry_action_id: 'm',
+        actions: [
+          {
+            id: 'm',
+            type: 'multi-branch-split',
+            data: {
+              name: 'tiers',
+              branches: [
+                { branch_id: 'b1', links: { next: 'hook' } },
+                { branch_id: 'e1', is_else: true, links: { next: 'hook' } },
+                { branch_id: 'e2', is_else: true, links: { next: 'ghost' } },
+              ],
+            },
+          },
+          webhook('hook', null),
+        ],
+      },
+    );
+    expectProblem(
+      doc,
+      '$.definition.actions[0].data.branches[0].branch_filter',
+      'is required unless is_else is true',
+    );
+    expectProblem(
+      doc,
+      '$.definition.actions[0].data.branches[2].is_else',
+      'only one branch can be the else branch',
+    );
+    expectProblem(
+      doc,
+      '$.definition.actions[0].data.branches[2].links.next',
+      "no action has id 'ghost'",
+    );
+  });
+
+  it('checks time delays', () => {
+    const doc = flowDoc(
+      {},
+      {
+        entry_action_id: 'w',
+        actions: [
+          delay('w', 'hook', { unit: 'days', value: 1, timezone: 'Mars/Olympus' }),
+          webhook('hook', null),
+        ],
+      },
+    );
+    expectProblem(doc, '$.definition.actions[0].data.timezone', "unknown time zone 'Mars/Olympus'");
+    const ignored = flowDoc(
+      {},
+      {
+        entry_action_id: 'w',
+        actions: [
+          delay('w', 'hook', { unit: 'hours', value: 1, delay_until_time: '10:00' }),
+          webhook('hook', null),
+        ],
+      },
+    );
+    expect(warningsOf(ignored)).toContainEqual({
+      path: '$.definition.actions[0].data.delay_until_time',
+      message: "applies only to unit 'days'; ignored",
+    });
+  });
+
+  it('marks delays with nothing live after them', () => {
+    const doc = flowDoc(
+      {},
+      {
+        entry_action_id: 'w1',
+        actions: [
+          delay('w1', 'hook'),
+          webhook('hook', 'w2'),
+          delay('w2', 'draft'),
+          webhook('draft', 'mail', {}, 'draft'),
+          pass('mail', null),
+        ],
+      },
+    );
+    const flow = compileFlowOrThrow(doc, { allowHttp: false });
+    expect(flow.actions.get('w1')).toMatchObject({ kind: 'delay', workAfter: true });
+    expect(flow.actions.get('w2')).toMatchObject({ kind: 'delay', workAfter: false });
+  });
+});
+
+describe('validateFlow: webhooks', () => {
+  const withMessage = (message: Record<string, unknown>, status: string | null = 'live'): Doc =>
+    flowDoc({}, { actions: [webhook('hook', null, message, status)] });
+  const M = '$.definition.actions[0].data.message';
+
+  it.each<[string, string, RegExp]>([
+    ['http://crm.example.com/x', `${M}.url`, /must use https \(http needs FLOWHOOK_ALLOW_HTTP\)/],
+    ['ftp://crm.example.com/x', `${M}.url`, /must use https/],
+    ['/relative/path', `${M}.url`, /must be an absolute URL/],
+    ['crm.example.com/hook', `${M}.url`, /must be an absolute URL/],
+    ['https://user:pass@crm.example.com/x', `${M}.url`, /must not contain credentials/],
+    [
+      'https://crm.example.com/customers/{{ person.id }}',
+      `${M}.url`,
+      /template tags are not supported in the URL/,
+    ],
+  ])('refuses the URL %s', (url, path, message) => {
+    expectProblem(withMessage({ url }), path, message);
+  });
+
+  it('accepts http only when allowed', () => {
+    expect(problemsOf(withMessage({ url: 'http://crm.example.com/x' }), true)).toEqual([]);
+    expectProblem(
+      withMessage({ url: 'ftp://crm.example.com/x' }),
+      `${M}.url`,
+      'must use http or https',
+      true,
+    );
+  });
+
+  it('warns about loopback and private hosts (the delivery guard decides)', () => {
+    for (const url of [
+      'https://localhost/x',
+      'https://10.1.2.3/x',
+      'https://192.168.0.1/x',
+      'https://[::1]/x',
+    ]) {
+      expect(warningsOf(withMessage({ url }))).toContainEqual({
+        path: `${M}.url`,
+        message: expect.stringContaining('loopback or private'),
+      });
+    }
+  });
+
+  it.each<[Record<string, string>, string, RegExp]>([
+    [{ Host: 'evil.example.com' }, `${M}.headers.Host`, /set by the delivery worker/],
+    [
+      { 'webhook-signature': 'x' },
+      `${M}.headers['webhook-signature']`,
+      /set by the delivery worker/,
+    ],
+    [{ 'Bad Name': 'x' }, `${M}.headers['Bad Name']`, /not a valid header name/],
+    [{ 'Content-Type': 'text/plain' }, `${M}.headers['Content-Type']`, /must be application\/json/],
+    [{ 'X-A': '1', 'x-a': '2' }, `${M}.headers['x-a']`, /given twice/],
+    [{ 'X-A': 'a\r\nInjected: 1' }, `${M}.headers['X-A']`, /line breaks/],
+    [{ 'X-A': '{{ email ' }, `${M}.headers['X-A']`, /.+/],
+  ])('refuses the headers %j', (headers, path, message) => {
+    expectProblem(withMessage({ headers }), path, message);
+  });
+
+  it('accepts application/json content types and secret references in headers', () => {
+    expect(
+      problemsOf(
+        withMessage({
+          headers: {
+            'content-type': 'application/json; charset=utf-8',
+            Authorization: 'Bearer {{ secrets.TOKEN }}',
+          },
+        }),
+      ),
+    ).toEqual([]);
+  });
+
+  it('maps template problems to the body path with the template line', () => {
+    const problems = problemsOf(
+      withMessage({ body: '{\n  "a": "{{ email }}",\n  "b": "{% if %}"\n}' }),
+    );
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems[0]?.path).toBe(`${M}.body`);
+    expect(problems[0]?.message).toMatch(/^line 3/);
+  });
+
+  it.each<[string, RegExp]>([
+    ['{"c": "{% coupon_code \'SPRING\' %}"}', /coupon codes are not supported/],
+    ['{"items": {{ feeds.bestsellers|tojson }}}', /web feeds.* not supported in webhooks/],
+    [
+      '{"p": "{% catalog item.id %}{{ catalog_item.title }}{% endcatalog %}"}',
+      /product feeds.* not supported in webhooks/,
+    ],
+  ])('refuses unsupported template features: %s', (body, message) => {
+    expectProblem(withMessage({ body }), `${M}.body`, message);
+  });
+
+  it('warns when a body fails to render for a profile and event without its fields', () => {
+    const doc = withMessage({ body: '{"total": {{ event.Total }}, "email": "{{ email }}"}' });
+    expect(warningsOf(doc)).toContainEqual({
+      path: `${M}.body`,
+      message: expect.stringMatching(
+        /^fails to render for a profile and event without the fields it uses: .*event\.Total/,
+      ),
+    });
+    expect(warningsOf(withMessage({ body: '{"total": {{ event.Total|tojson }}}' }))).toEqual([]);
+  });
+
+  it('finds unsupported features with their lines', () => {
+    expect(findUnsupportedTemplateFeatures('{\n"a": 1,\n"c": "{% coupon_code \'X\' %}"}')).toEqual([
+      { line: 3, message: 'coupon codes are not supported in webhooks' },
+    ]);
+    expect(
+      findUnsupportedTemplateFeatures('{"a": "{{ event.feedback }}", "b": "{{ person.feeds }}"}'),
+    ).toEqual([]);
+  });
+
+  it("defaults a missing status to Klaviyo's draft, with a warning", () => {
+    const doc = withMessage({}, null);
+    expect(warningsOf(doc)).toContainEqual({
+      path: '$.definition.actions[0].data.status',
+      message: expect.stringContaining("'draft'"),
+    });
+    expect(compileFlowOrThrow(doc, { allowHttp: false }).actions.get('hook')).toMatchObject({
+      kind: 'webhook',
+      status: 'draft',
+    });
+  });
+
+  it('precompiles templates so nothing compiles on the hot path', () => {
+    const flow = compileFlowOrThrow(base(), { allowHttp: false });
+    const crm = flow.actions.get('webhook-crm');
+    if (crm?.kind !== 'webhook') throw new Error('expected a webhook');
+    expect(crm.body?.kind).toBe('body');
+    expect(crm.headers.map((h) => [h.name, h.template.kind])).toEqual([
+      ['Authorization', 'header'],
+      ['X-Flow', 'header'],
+    ]);
+    expect(crm.signingSecret).toBe('CRM_SIGNING_SECRET');
+    const noBody = compileFlowOrThrow(withMessage({ body: null }), {
+      allowHttp: false,
+    }).actions.get('hook');
+    expect(noBody).toMatchObject({ kind: 'webhook', body: null });
+  });
+});
+
+describe('validateFlow: filters and re-entry', () => {
+  it('refuses catastrophic regexes in the profile filter, pointing at the value', () => {
+    const doc = flowDoc(
+      {},
+      {
+        profile_filter: conditions(
+          profileProp('email', { type: 'string', operator: 'nregex', value: '(a|aa)+$' }),
+        ),
+      },
+    );
+    expectProblem(
+      doc,
+      '$.definition.profile_filter.condition_groups[0].conditions[0].filter.value',
+      /ambiguous alternation/,
+    );
+  });
+
+  it('refuses condition types flowhook cannot evaluate, with a reason', () => {
+    const doc = flowDoc(
+      {},
+      {
+        profile_filter: conditions({
+          type: 'profile-metric',
+          metric_id: 'x',
+          measurement: 'count',
+        }),
+      },
+    );
+    expectProblem(
+      doc,
+      '$.definition.profile_filter.condition_groups[0].conditions[0].type',
+      /not supported: needs the profile's event history/,
+    );
+  });
+
+  it('refuses profile conditions in trigger filters', () => {
+    const doc = flowDoc(
+      {},
+      {
+        triggers: [
+          {
+            type: 'metric',
+            id: 'Placed Order',
+            trigger_filter: conditions(
+              profileProp('email', { type: 'existence', operator: 'is-set' }),
+            ),
+          },
+        ],
+      },
+    );
+    expectProblem(
+      doc,
+      '$.definition.triggers[0].trigger_filter.condition_groups[0].conditions[0].type',
+      'not allowed in a trigger filter',
+    );
+  });
+
+  it('accepts alltime re-entry only with duration 0 or 1', () => {
+    expectProblem(
+      flowDoc({}, { reentry_criteria: { duration: 2, unit: 'alltime' } }),
+      '$.definition.reentry_criteria.duration',
+      /duration must be 1/,
+    );
+    expect(problemsOf(flowDoc({}, { reentry_criteria: { duration: 1, unit: 'alltime' } }))).toEqual(
+      [],
+    );
+  });
+
+  it('defaults re-entry: metric flows always, list and segment flows once', () => {
+    expect(compileFlowOrThrow(flowDoc(), { allowHttp: false }).reentry).toEqual({
+      duration: 0,
+      unit: 'alltime',
+    });
+    expect(
+      compileFlowOrThrow(flowDoc({}, { triggers: [{ type: 'list', id: 'L' }] }), {
+        allowHttp: false,
+      }).reentry,
+    ).toEqual({ duration: 1, unit: 'alltime' });
+    expect(
+      compileFlowOrThrow(flowDoc({}, { reentry_criteria: { duration: 12, unit: 'hour' } }), {
+        allowHttp: false,
+      }).reentry,
+    ).toEqual({ duration: 12, unit: 'hour' });
+  });
+});
+
+describe('compileFlowOrThrow', () => {
+  it('throws FlowValidationError listing every problem', () => {
+    try {
+      compileFlowOrThrow(readFixture('flows/invalid/http-url-and-redos.json'), {
+        allowHttp: false,
+      });
+      throw new Error('expected a throw');
+    } catch (e) {
+      expect(e).toBeInstanceOf(FlowValidationError);
+      const err = e as FlowValidationError;
+      expect(err.problems).toHaveLength(2);
+      expect(err.message).toContain('$.definition.actions[0].data.message.url: must use https');
+      expect(err.retriable).toBe(false);
+    }
+  });
+});
