@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { FlowhookError } from './errors';
 import { processIo, type Command, type CommandIo } from './cli/io';
+import { dlqCommand } from './cli/dlq';
+import { eventsCommand } from './cli/events';
+import { flowsCommand, UsageError } from './cli/flows';
 import { runCommand } from './cli/run';
 import { VERSION } from './version';
 
@@ -9,12 +12,30 @@ const USAGE = `flowhook ${VERSION} — Kafka-native webhook flows
 Usage:
   flowhook run [--roles trigger,delivery,delay] [--config FILE]
       Run the service. Without KAFKA_BROKERS a local single-node Kafka broker is started.
+  flowhook flows validate FILE…
+      Validate flow documents; exit 1 with path-pointing messages when one is invalid.
+  flowhook flows preview FILE --event EVENT.json
+      Print, as JSON, each webhook request the flows would send for that event (secrets masked).
+  flowhook flows test-send FILE --event EVENT.json
+      Send those requests once and print the responses (no retries, nothing enqueued).
+  flowhook flows apply FILE… | flows delete ID… | flows list [--json]
+      Manage the flow table (the compacted flowhook.flows topic).
+  flowhook events send FILE… [--topic TOPIC]
+      Publish events (a JSON event, an array, or JSON lines), keyed by profile.
+  flowhook dlq list [--flow ID] [--since TIME] [--json]
+      List the webhook DLQ (flowhook.dlq): job id, flow, reason, attempts, failed at.
+  flowhook dlq replay [--flow ID] [--since TIME]
+      Re-enqueue matching dead jobs on flowhook.jobs with a fresh attempt budget (same
+      webhook-id). TIME: ISO-8601, or a duration back from now (2h, 7d).
 
 Settings come from the environment (and FILE / FLOWHOOK_CONFIG_FILE); see the README.
 `;
 
 const COMMANDS: Record<string, Command> = {
   run: runCommand,
+  flows: flowsCommand,
+  events: eventsCommand,
+  dlq: dlqCommand,
 };
 
 export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {
@@ -38,6 +59,10 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
     if (err instanceof FlowhookError) {
       io.err(`flowhook: ${err.message} [${err.code}]`);
       return 1;
+    }
+    if (err instanceof UsageError) {
+      io.err(err.message);
+      return 2;
     }
     if (
       err instanceof TypeError &&

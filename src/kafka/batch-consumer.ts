@@ -42,6 +42,8 @@ export interface BatchInput {
  */
 export interface BatchResult {
   processed: number;
+  /** Runs once the outcome is committed (not when it is aborted): apply in-memory changes here. */
+  onCommit?: () => void;
 }
 
 export type BatchHandler = (batch: BatchInput, outbox: Outbox) => Promise<BatchResult | void>;
@@ -60,6 +62,8 @@ export interface BatchConsumerOptions {
   transactionalId?: string;
   partitionsConsumedConcurrently?: number;
   sessionTimeoutMs?: number;
+  /** Called with the new assignment each time this member (re)joins its group. */
+  onAssignment?: (assignment: ReadonlyMap<string, number[]>) => void;
   /** Longest a fetch waits for data; also bounds how long stop() waits for the fetch at hand. */
   maxWaitTimeMs?: number;
 }
@@ -112,6 +116,7 @@ export class BatchConsumer {
     this.consumer.on(GROUP_JOIN, (e) => {
       this.joined = true;
       this.assigned = new Map(Object.entries(e.payload.memberAssignment));
+      options.onAssignment?.(this.assigned);
       this.logger.info({ assignment: e.payload.memberAssignment }, 'joined consumer group');
     });
     this.consumer.on(REBALANCING, () => this.logger.debug('rebalancing'));
@@ -211,6 +216,7 @@ export class BatchConsumer {
             { topic: batch.topic, partition: batch.partition, offset: next },
           ]);
         }
+        result?.onCommit?.();
         resolveOffset(through);
         await heartbeat();
         this.deps.metrics.batchDuration.observe(

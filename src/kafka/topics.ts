@@ -18,6 +18,8 @@ export interface TopicNames {
   deliveries: string;
   eventsDlq: string;
   state: string;
+  /** Flow walks whose time delay has elapsed, forwarded here by the delay role. */
+  resume: string;
   retry(tier: DelayTier): string;
   delays(tier: DelayTier): string;
 }
@@ -30,6 +32,7 @@ export function topicNames(prefix: string): TopicNames {
     deliveries: `${prefix}deliveries`,
     eventsDlq: `${prefix}events.dlq`,
     state: `${prefix}state`,
+    resume: `${prefix}resume`,
     retry: (tier) => `${prefix}retry.${tier}`,
     delays: (tier) => `${prefix}delays.${tier}`,
   };
@@ -63,6 +66,7 @@ export function ownedTopics(names: TopicNames, layout: TopicLayout): ITopicConfi
     t(names.flows, COMPACTED, 1),
     t(names.state, COMPACTED),
     t(names.jobs),
+    t(names.resume),
     t(names.dlq, [{ name: 'retention.ms', value: String(30 * 86_400_000) }]),
     t(names.deliveries, [{ name: 'retention.ms', value: String(7 * 86_400_000) }]),
     t(names.eventsDlq, [{ name: 'retention.ms', value: String(30 * 86_400_000) }]),
