@@ -22,6 +22,7 @@ export interface KafkaSettings {
         password: string;
       };
   connectRetries: number;
+  sessionTimeoutMs: number;
 }
 
 export interface FlowhookConfig {
@@ -303,6 +304,7 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
             }
           : undefined,
       connectRetries: num('KAFKA_CONNECT_RETRIES'),
+      sessionTimeoutMs: num('KAFKA_SESSION_TIMEOUT'),
     },
     topicPrefix: str('FLOWHOOK_TOPIC_PREFIX') ?? '',
     topicPartitions: num('FLOWHOOK_TOPIC_PARTITIONS'),

@@ -95,6 +95,13 @@ export const SETTINGS = [
     description: 'Attempts to reach an unreachable cluster at start-up before giving up.',
   },
   {
+    name: 'KAFKA_SESSION_TIMEOUT',
+    type: { kind: 'duration' },
+    default: '30s',
+    description:
+      'Consumer group session timeout: how long a replica that died without leaving holds its partitions.',
+  },
+  {
     name: 'FLOWHOOK_TOPIC_PREFIX',
     type: { kind: 'string' },
     default: 'flowhook.',

@@ -97,6 +97,7 @@ export class BatchConsumer {
     this.consumer = deps.kafka.consumer({
       groupId: options.groupId,
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: Math.max(500, Math.floor((options.sessionTimeoutMs ?? 30_000) / 10)),
       maxWaitTimeInMs: options.maxWaitTimeMs ?? 1000,
       // read_committed: never see the jobs of an aborted transaction.
       readUncommitted: false,

@@ -68,6 +68,7 @@ export class TriggerRole implements Role {
         topics: Array.isArray(eventTopics) ? [...eventTopics, topics.resume] : eventTopics,
         mode: 'exactly-once',
         transactionalId: `${groupId}-${config.instanceId}`,
+        sessionTimeoutMs: config.kafka.sessionTimeoutMs,
         onAssignment: (assignment) => this.onAssignment(assignment),
       },
       { kafka, logger, metrics: ctx.metrics },
