@@ -230,7 +230,12 @@ export class TemplateRenderError extends FlowhookError {
   ) {
     super(message, {
       ...options,
-      details: { ...options.details, line: options.line, column: options.column, where: options.where },
+      details: {
+        ...options.details,
+        line: options.line,
+        column: options.column,
+        where: options.where,
+      },
     });
     this.line = options.line;
     this.column = options.column;
@@ -238,14 +243,18 @@ export class TemplateRenderError extends FlowhookError {
   }
 }
 
-/** A render stopped by one of its limits (time, output size, loop iterations). */
+/**
+ * A render stopped by one of its limits (time, output size, loop iterations). Only the time
+ * limit is retriable: it is wall-clock time, which a busy machine or a GC pause can use up.
+ */
 export class TemplateLimitError extends FlowhookError {
   readonly code = 'FLOWHOOK_ERR_TEMPLATE_LIMIT';
-  readonly retriable = false;
+  readonly retriable: boolean;
   /** Which limit: `timeoutMs`, `maxOutputBytes` or `maxLoopIterations`. */
   readonly limit: string;
   constructor(limit: string, message: string, options: FlowhookErrorOptions = {}) {
     super(message, { ...options, details: { ...options.details, limit } });
     this.limit = limit;
+    this.retriable = limit === 'timeoutMs';
   }
 }
