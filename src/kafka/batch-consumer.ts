@@ -18,9 +18,51 @@ export class Outbox {
     return n;
   }
 
-  toTopicMessages(): { topic: string; messages: Message[] }[] {
-    return [...this.records].map(([topic, messages]) => ({ topic, messages }));
+  /**
+   * The outbox in produce requests of at most `maxBytes` of payload each. kafkajs writes all
+   * messages of one partition in a request as one record batch, and the broker refuses a
+   * batch above message.max.bytes (1 MiB by default), so a large outbox must be split.
+   */
+  *requests(maxBytes = MAX_REQUEST_BYTES): Generator<{ topic: string; messages: Message[] }[]> {
+    let request: { topic: string; messages: Message[] }[] = [];
+    let bytes = 0;
+    for (const [topic, messages] of this.records) {
+      let current: Message[] = [];
+      request.push({ topic, messages: current });
+      for (const m of messages) {
+        const size = messageSize(m);
+        if (bytes + size > maxBytes && bytes > 0) {
+          yield request;
+          current = [];
+          request = [{ topic, messages: current }];
+          bytes = 0;
+        }
+        current.push(m);
+        bytes += size;
+      }
+    }
+    if (bytes > 0) yield request.filter((r) => r.messages.length > 0);
   }
+}
+
+/** Payload bytes per produce request: any one partition's batch stays under the broker's default 1 MiB. */
+const MAX_REQUEST_BYTES = 900 * 1024;
+
+function byteLength(v: Buffer | string | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+}
+
+function messageSize(m: Message): number {
+  let size = 64 + byteLength(m.key) + byteLength(m.value);
+  for (const [k, v] of Object.entries(m.headers ?? {})) {
+    size +=
+      k.length +
+      (Array.isArray(v)
+        ? v.reduce((n, x) => n + byteLength(x), 0)
+        : byteLength(v as Buffer | string | undefined));
+  }
+  return size;
 }
 
 export interface BatchInput {
@@ -210,8 +252,8 @@ export class BatchConsumer {
             partitions: [{ partition: batch.partition, offset: next }],
           });
         } else {
-          if (outbox.size > 0) {
-            await this.producer.sendBatch({ topicMessages: outbox.toTopicMessages(), acks: -1 });
+          for (const topicMessages of outbox.requests()) {
+            await this.producer.sendBatch({ topicMessages, acks: -1 });
           }
           await this.consumer.commitOffsets([
             { topic: batch.topic, partition: batch.partition, offset: next },
@@ -235,7 +277,7 @@ export class BatchConsumer {
     let tx: Transaction | undefined;
     try {
       tx = await this.producer.transaction();
-      if (outbox.size > 0) await tx.sendBatch({ topicMessages: outbox.toTopicMessages() });
+      for (const topicMessages of outbox.requests()) await tx.sendBatch({ topicMessages });
       await tx.sendOffsets({ consumerGroupId: this.options.groupId, topics: [offsets] });
       await tx.commit();
     } catch (err) {

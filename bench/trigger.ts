@@ -1,0 +1,350 @@
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Kafka, logLevel, type Message } from 'kafkajs';
+import { buildConfig, type FlowhookConfig } from '../src/config/load';
+import { startKafka } from '../src/kafka/local-broker';
+import { createLogger } from '../src/observability/logger';
+import { FlowhookMetrics } from '../src/observability/metrics';
+import { roleGroupId } from '../src/delay/role';
+import { ROLE_FACTORIES } from '../src/roles';
+import { FlowhookService } from '../src/service/service';
+
+// npm run bench:trigger — events/s through the trigger role on the local broker, beside a bare
+// kafkajs consume→produce pipe (transactional, same fan-out) over the same topic layout.
+//   A: 100 live flows, 10 of them matching each event (10 jobs per event)
+//   B: 10,000 live flows, 1 matching each event; peak RSS and start-to-ready time
+// Each scenario runs in a fresh process so heaps and JITs do not leak between them.
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
+const PARTITIONS = 3;
+
+interface ScenarioResult {
+  scenario: string;
+  events: number;
+  seconds: number;
+  eventsPerSecond: number;
+  jobsPerEvent: number;
+  readyMs?: number;
+  peakRssMb?: number;
+  flows?: number;
+}
+
+function flowDoc(id: string, metric: string): Record<string, unknown> {
+  return {
+    id,
+    name: `bench ${id}`,
+    status: 'live',
+    version: 1,
+    updated_at: '2026-11-24T00:00:00Z',
+    definition: {
+      triggers: [{ type: 'metric', id: metric }],
+      profile_filter: null,
+      entry_action_id: 'hook',
+      reentry_criteria: null,
+      actions: [
+        {
+          id: 'hook',
+          type: 'send-webhook',
+          links: { next: null },
+          data: {
+            status: 'live',
+            message: {
+              url: 'https://crm.example.com/orders',
+              headers: { 'X-Flow': '{{ flow.id }}' },
+              body:
+                '{"email": "{{ email }}", "name": "{{ first_name }} {{ last_name }}", "order": "{{ event.OrderId }}", ' +
+                '"total": {{ event|lookup:\'$value\'|tojson }}, "items": [{% for i in event.Items %}{"sku": "{{ i.SKU }}", ' +
+                '"qty": {{ i.Quantity }}}{% if not forloop.last %}, {% endif %}{% endfor %}]}',
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+function event(i: number): Message {
+  const profileId = `profile-${i % 5000}`;
+  return {
+    key: profileId,
+    value: JSON.stringify({
+      id: `evt-${randomUUID()}`,
+      metric: 'Placed Order',
+      time: new Date().toISOString(),
+      profile: {
+        id: profileId,
+        email: `${profileId}@example.com`,
+        first_name: 'Sam',
+        last_name: 'Doe',
+      },
+      properties: {
+        OrderId: `order-${i}`,
+        $value: 42.5,
+        Items: [
+          { SKU: 'A-1', Quantity: 1 },
+          { SKU: 'B-2', Quantity: 3 },
+        ],
+      },
+    }),
+  };
+}
+
+async function produceAll(kafka: Kafka, topic: string, messages: Message[]): Promise<void> {
+  const producer = kafka.producer();
+  await producer.connect();
+  for (let i = 0; i < messages.length; i += 2000) {
+    await producer.send({ topic, messages: messages.slice(i, i + 2000), acks: -1 });
+  }
+  await producer.disconnect();
+}
+
+async function committed(kafka: Kafka, groupId: string, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return t.partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function until(probe: () => Promise<boolean> | boolean, intervalMs = 20): Promise<void> {
+  while (!(await probe())) await new Promise((r) => setTimeout(r, intervalMs));
+}
+
+/** The bare pipe: kafkajs eachBatch, one transaction per batch, `fanOut` records per event. */
+async function barePipe(
+  kafka: Kafka,
+  input: string,
+  output: string,
+  fanOut: number,
+): Promise<ScenarioResult> {
+  const groupId = `bench-bare-${randomUUID()}`;
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 1000 });
+  const producer = kafka.producer({
+    transactionalId: groupId,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+  await producer.connect();
+  await consumer.connect();
+  await consumer.subscribe({ topic: input, fromBeginning: true });
+  let firstAt = 0;
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch, resolveOffset }) => {
+      if (firstAt === 0) firstAt = Date.now();
+      const messages: Message[] = [];
+      for (const m of batch.messages) {
+        const parsed = JSON.parse(m.value!.toString()) as { id: string };
+        for (let i = 0; i < fanOut; i++)
+          messages.push({ key: m.key, value: JSON.stringify({ ...parsed, n: i }) });
+      }
+      const tx = await producer.transaction();
+      // Requests of ≤ 1000 small records stay under the broker's 1 MiB batch limit.
+      for (let i = 0; i < messages.length; i += 1000)
+        await tx.send({ topic: output, messages: messages.slice(i, i + 1000) });
+      await tx.sendOffsets({
+        consumerGroupId: groupId,
+        topics: [
+          {
+            topic: batch.topic,
+            partitions: [
+              { partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) },
+            ],
+          },
+        ],
+      });
+      await tx.commit();
+      resolveOffset(batch.lastOffset());
+    },
+  });
+  await until(async () => (await committed(kafka, groupId, input)) >= EVENTS, 50);
+  const seconds = (Date.now() - firstAt) / 1000;
+  await consumer.disconnect();
+  await producer.disconnect();
+  return {
+    scenario: `bare pipe (fan-out ${fanOut})`,
+    events: EVENTS,
+    seconds,
+    eventsPerSecond: EVENTS / seconds,
+    jobsPerEvent: fanOut,
+  };
+}
+
+async function triggerRun(
+  kafka: Kafka,
+  brokers: string[],
+  flows: number,
+  matching: number,
+): Promise<ScenarioResult> {
+  const prefix = `bench-${randomUUID().slice(0, 8)}.`;
+  const input = `${prefix}events`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: [
+      { topic: input, numPartitions: PARTITIONS },
+      {
+        topic: `${prefix}flows`,
+        numPartitions: 1,
+        configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+      },
+    ],
+  });
+  await admin.disconnect();
+  const docs: Message[] = [];
+  for (let i = 0; i < flows; i++) {
+    const metric = i < matching ? 'Placed Order' : `Other Metric ${i}`;
+    docs.push({ key: `flow-${i}`, value: JSON.stringify(flowDoc(`flow-${i}`, metric)) });
+  }
+  await produceAll(kafka, `${prefix}flows`, docs);
+  await produceAll(
+    kafka,
+    input,
+    Array.from({ length: EVENTS }, (_, i) => event(i)),
+  );
+
+  const config = buildConfig({
+    KAFKA_BROKERS: brokers.join(','),
+    FLOWHOOK_TOPIC_PREFIX: prefix,
+    FLOWHOOK_TOPIC_PARTITIONS: String(PARTITIONS),
+    FLOWHOOK_EVENT_TOPICS: input,
+    FLOWHOOK_ROLES: 'trigger',
+    FLOWHOOK_HTTP_PORT: '0',
+    LOG_LEVEL: 'silent',
+  }) as FlowhookConfig & { kafka: { brokers: string[] } };
+  const metrics = new FlowhookMetrics({ defaultMetrics: false });
+  let peakRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
+  const service = new FlowhookService({
+    config,
+    logger: createLogger('silent'),
+    roles: ROLE_FACTORIES,
+    metrics,
+  });
+  const startedAt = Date.now();
+  await service.start();
+  await until(() => service.isReady(), 5);
+  const readyMs = Date.now() - startedAt;
+  // Timed from the first event processed, as the bare pipe is timed from its first batch.
+  const consumed = async () => (await metrics.eventsConsumed.get()).values[0]?.value ?? 0;
+  await until(async () => (await consumed()) > 0, 1);
+  const joinedAt = Date.now();
+  await until(
+    async () => (await committed(kafka, roleGroupId(prefix, 'trigger'), input)) >= EVENTS,
+    50,
+  );
+  const seconds = (Date.now() - joinedAt) / 1000;
+  clearInterval(sampler);
+  await service.stop();
+  return {
+    scenario: `trigger, ${flows} flows, ${matching} matching`,
+    events: EVENTS,
+    seconds,
+    eventsPerSecond: EVENTS / seconds,
+    jobsPerEvent: matching,
+    readyMs,
+    peakRssMb: Math.round(peakRss / 1024 / 1024),
+    flows,
+  };
+}
+
+async function scenario(name: string): Promise<ScenarioResult> {
+  const cluster = await startKafka({ log: () => undefined });
+  const kafka = new Kafka({
+    brokers: cluster.brokers,
+    logLevel: logLevel.NOTHING,
+    clientId: 'bench',
+  });
+  try {
+    if (name === 'bare10' || name === 'bare1') {
+      const input = `bench-bare-${randomUUID().slice(0, 8)}`;
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.createTopics({
+        topics: [
+          { topic: input, numPartitions: PARTITIONS },
+          { topic: `${input}.out`, numPartitions: PARTITIONS },
+        ],
+      });
+      await admin.disconnect();
+      await produceAll(
+        kafka,
+        input,
+        Array.from({ length: EVENTS }, (_, i) => event(i)),
+      );
+      return await barePipe(kafka, input, `${input}.out`, name === 'bare10' ? 10 : 1);
+    }
+    if (name === 'flows100') return await triggerRun(kafka, cluster.brokers, 100, 10);
+    return await triggerRun(kafka, cluster.brokers, 10_000, 1);
+  } finally {
+    await cluster.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const arg = process.argv[2];
+  if (arg) {
+    process.stdout.write(JSON.stringify(await scenario(arg)) + '\n');
+    return;
+  }
+  // Parent: one broker for every scenario (unless KAFKA_BROKERS is set already).
+  const cluster = await startKafka({ log: (l) => console.error(l) });
+  const env = { ...process.env, KAFKA_BROKERS: cluster.brokers.join(',') };
+  const results: Record<string, ScenarioResult> = {};
+  try {
+    for (const name of ['bare10', 'flows100', 'bare1', 'flows10k']) {
+      const r = spawnSync(process.execPath, [__filename, name], {
+        env,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      if (r.status !== 0) throw new Error(`scenario ${name} failed`);
+      results[name] = JSON.parse(r.stdout.trim().split('\n').pop()!) as ScenarioResult;
+      const x = results[name];
+      console.log(
+        `${x.scenario}: ${Math.round(x.eventsPerSecond)} events/s (${x.events} events in ${x.seconds.toFixed(2)} s)` +
+          (x.readyMs !== undefined
+            ? `, ready in ${x.readyMs} ms, peak RSS ${x.peakRssMb} MiB`
+            : ''),
+      );
+    }
+  } finally {
+    await cluster.stop();
+  }
+  const summary = {
+    date: new Date().toISOString(),
+    node: process.version,
+    events: EVENTS,
+    partitions: PARTITIONS,
+    results,
+    ratio100FlowsVsBare: results.flows100.eventsPerSecond / results.bare10.eventsPerSecond,
+    ratio10kFlowsVsBare: results.flows10k.eventsPerSecond / results.bare1.eventsPerSecond,
+    ratio10kVs100Flows: results.flows10k.eventsPerSecond / results.flows100.eventsPerSecond,
+    peakRssMb10kFlows: results.flows10k.peakRssMb,
+    readyMs10kFlows: results.flows10k.readyMs,
+  };
+  console.log(
+    `ratio, 100 flows vs bare pipe (same fan-out): ${summary.ratio100FlowsVsBare.toFixed(2)} (target >= 0.6)`,
+  );
+  console.log(
+    `ratio, 10,000 flows vs 100 flows: ${summary.ratio10kVs100Flows.toFixed(2)} (target >= 0.9)`,
+  );
+  console.log(
+    `10,000 flows: ready in ${summary.readyMs10kFlows} ms, peak RSS ${summary.peakRssMb10kFlows} MiB`,
+  );
+  mkdirSync(join(__dirname, '..', '..', 'bench', 'results'), { recursive: true });
+  writeFileSync(
+    join(__dirname, '..', '..', 'bench', 'results', 'trigger.json'),
+    JSON.stringify(summary, null, 2) + '\n',
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
