@@ -8,7 +8,9 @@ const BENCHES = ['templates', 'trigger', 'delivery'];
 let failed = 0;
 for (const name of BENCHES) {
   console.log(`\n=== bench:${name} ===`);
-  const r = spawnSync(process.execPath, ['--expose-gc', join(__dirname, `${name}.js`)], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['--expose-gc', join(__dirname, `${name}.js`)], {
+    stdio: 'inherit',
+  });
   if (r.status !== 0) failed += 1;
 }
 process.exit(failed === 0 ? 0 : 1);

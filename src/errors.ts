@@ -168,7 +168,11 @@ export class EventDecodeError extends FlowhookError {
   }
 
   override toJSON(): Record<string, unknown> {
-    return { ...super.toJSON(), reason: this.reason, ...(this.path === undefined ? {} : { path: this.path }) };
+    return {
+      ...super.toJSON(),
+      reason: this.reason,
+      ...(this.path === undefined ? {} : { path: this.path }),
+    };
   }
 }
 
