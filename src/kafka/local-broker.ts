@@ -178,9 +178,15 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** A Kafka cluster id: 16 random bytes, base64url without padding (what kafka-storage makes). */
-function newClusterId(): string {
-  return randomBytes(16).toString('base64url');
+/**
+ * A Kafka cluster id: 16 random bytes, base64url without padding, never starting with '-'
+ * (kafka-storage's argument parser would read that as an option; Kafka's own Uuid avoids it too).
+ */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 async function startLocalBroker(

@@ -39,28 +39,48 @@ export class FlowhookService {
   }
 
   async start(): Promise<void> {
-    const { config, logger } = this.options;
+    const { config } = this.options;
     this.metrics.buildInfo.set({ version: VERSION, roles: config.roles.join(',') }, 1);
     const address = await this.http.listen(config.http.port, config.http.host);
     this.httpPort = address.port;
     if (config.createTopics) await this.createTopics();
 
-    for (const name of config.roles) {
-      const factory = this.options.roles[name];
-      if (!factory) throw new Error(`role ${name} is not available in this build`);
+    await Promise.all(config.roles.map((name, index) => this.startRole(name, index)));
+    this.healthTimer = setInterval(() => this.refreshHealth(), 1000);
+    this.healthTimer.unref();
+  }
+
+  /**
+   * Starts one role; a retriable Kafka error while starting (a partition leader not elected
+   * yet, a coordinator still loading, a broker restarting) retires that instance and starts a
+   * fresh one, with backoff, up to KAFKA_CONNECT_RETRIES times.
+   */
+  private async startRole(name: RoleName, index: number): Promise<void> {
+    const { config, logger } = this.options;
+    const factory = this.options.roles[name];
+    if (!factory) throw new Error(`role ${name} is not available in this build`);
+    const roleLogger = logger.child({ role: name });
+    this.http.addReadinessSource({ name, isReady: () => this.roles[index]?.isReady() ?? false });
+    for (let attempt = 1; ; attempt++) {
       const role = factory({
         config,
         kafka: this.kafka,
         topics: this.topics,
-        logger: logger.child({ role: name }),
+        logger: roleLogger,
         metrics: this.metrics,
       });
-      this.roles.push(role);
-      this.http.addReadinessSource({ name, isReady: () => role.isReady() });
+      this.roles[index] = role;
+      try {
+        await role.start();
+        return;
+      } catch (err) {
+        await role.stop().catch(() => undefined);
+        const retriable = (err as { retriable?: unknown }).retriable === true;
+        if (!retriable || attempt > config.kafka.connectRetries || this.closing) throw err;
+        roleLogger.warn({ err, attempt }, 'role could not start yet; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(10_000, 250 * 2 ** attempt)));
+      }
     }
-    await Promise.all(this.roles.map((r) => r.start()));
-    this.healthTimer = setInterval(() => this.refreshHealth(), 1000);
-    this.healthTimer.unref();
   }
 
   private refreshHealth(): void {
@@ -79,10 +99,19 @@ export class FlowhookService {
   /** Creates missing topics, retrying while the cluster is unreachable (not on permissions). */
   private async createTopics(): Promise<void> {
     const { config, logger } = this.options;
-    const topics = ownedTopics(this.topics, {
-      partitions: config.topicPartitions,
-      replication: config.topicReplication,
-    });
+    const layout = { partitions: config.topicPartitions, replication: config.topicReplication };
+    const topics = ownedTopics(this.topics, layout);
+    // Named event topics that do not exist yet are created like the broker's auto-creation
+    // would (so a fresh local setup works), with as many partitions as flowhook.state.
+    if (config.roles.includes('trigger') && Array.isArray(config.eventTopics)) {
+      for (const topic of config.eventTopics) {
+        topics.push({
+          topic,
+          numPartitions: layout.partitions,
+          replicationFactor: layout.replication,
+        });
+      }
+    }
     const attempts = Math.max(1, config.kafka.connectRetries);
     for (let attempt = 1; ; attempt++) {
       const admin: Admin = this.kafka.admin();
@@ -114,7 +143,7 @@ export class FlowhookService {
   stop(): Promise<void> {
     this.closing ??= (async () => {
       if (this.healthTimer) clearInterval(this.healthTimer);
-      for (const role of [...this.roles].reverse()) {
+      for (const role of this.roles.filter(Boolean).reverse()) {
         await role
           .stop()
           .catch((err: unknown) =>
