@@ -6,13 +6,13 @@ import { schemaRegistryDecoder } from '../events/registry';
 import { validateFlow } from '../flows/validate';
 import type { CompiledFlow } from '../flows/types';
 import { CompactedTopicReader } from '../kafka/compacted-reader';
-import { createLogger } from '../observability/logger';
+import { ensureTopics, ownedTopics } from '../kafka/topics';
 import { walkFlow } from '../trigger/walk';
 import { DestinationPolicy } from '../delivery/address-guard';
 import { prepareRequest, signedHeaders } from '../delivery/deliver';
 import { WebhookSender, type AttemptResult } from '../delivery/http-sender';
 import { SecretStore } from '../delivery/secrets';
-import { cliKafka, type Command, type CommandIo } from './io';
+import { cliKafka, type CliKafka, type Command, type CommandIo } from './io';
 
 // flowhook flows validate | preview | test-send | apply | delete | list
 
@@ -213,6 +213,24 @@ const testSend: Command = async (argv, io) => {
   return failures === 0 ? 0 : 1;
 };
 
+/**
+ * The cluster, with flowhook.flows created (compacted) when a flow is applied before any
+ * service has run: a broker's auto-creation would make it without compaction.
+ */
+async function flowsTopic(): Promise<CliKafka> {
+  const cli = cliKafka();
+  const layout = { partitions: 1, replication: cli.config.topicReplication };
+  const flows = ownedTopics(cli.topics, layout).filter((t) => t.topic === cli.topics.flows);
+  const admin = cli.kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, flows, cli.logger);
+  } finally {
+    await admin.disconnect();
+  }
+  return cli;
+}
+
 const apply: Command = async (argv, io) => {
   const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
   if (positionals.length === 0) throw new UsageError('flows apply FILE…');
@@ -221,7 +239,7 @@ const apply: Command = async (argv, io) => {
     io.err('nothing applied: fix the errors above first');
     return 1;
   }
-  const { kafka, topics } = cliKafka();
+  const { kafka, topics } = await flowsTopic();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
@@ -240,7 +258,7 @@ const apply: Command = async (argv, io) => {
 const del: Command = async (argv, io) => {
   const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
   if (positionals.length === 0) throw new UsageError('flows delete ID…');
-  const { kafka, topics } = cliKafka();
+  const { kafka, topics } = await flowsTopic();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
@@ -258,12 +276,12 @@ const del: Command = async (argv, io) => {
 
 const list: Command = async (argv, io) => {
   const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' } } });
-  const { kafka, topics, config } = cliKafka();
+  const { kafka, topics, config, logger } = cliKafka();
   const docs = new Map<string, unknown>();
   const reader = new CompactedTopicReader(
     kafka,
     { topic: topics.flows, groupPrefix: 'flowhook-cli-flows' },
-    createLogger('silent'),
+    logger,
   );
   try {
     await reader.start((r) => {

@@ -3,7 +3,8 @@ import { loadConfig, type FlowhookConfig } from '../config/load';
 import { ConfigError } from '../errors';
 import { createKafka } from '../kafka/client';
 import { topicNames, type TopicNames } from '../kafka/topics';
-import { createLogger } from '../observability/logger';
+import pino from 'pino';
+import { createLogger, type Logger } from '../observability/logger';
 
 /** Where a command writes: stdout for results (JSON where it is data), stderr for people. */
 export interface CommandIo {
@@ -18,8 +19,14 @@ export const processIo: CommandIo = {
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
+/** Logs of one-shot commands go to stderr (stdout carries their result), warnings and up. */
+export function cliLogger(level = 'warn'): Logger {
+  return createLogger(level === 'info' ? 'warn' : level, pino.destination(2));
+}
+
 export interface CliKafka {
   config: FlowhookConfig;
+  logger: Logger;
   kafka: Kafka;
   topics: TopicNames;
 }
@@ -40,9 +47,10 @@ export function cliKafka(env: NodeJS.ProcessEnv = process.env, configFile?: stri
       },
     ]);
   }
-  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+  const logger = cliLogger(config.logLevel);
   return {
     config,
+    logger,
     kafka: createKafka(
       { ...config.kafka, brokers, connectRetries: Math.min(config.kafka.connectRetries, 3) },
       logger,

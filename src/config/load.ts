@@ -63,6 +63,18 @@ export interface FlowhookConfig {
 
 export type RawSettings = Partial<Record<string, string>>;
 
+/**
+ * FLOWHOOK_* variables read elsewhere than the service's configuration: the settings file's
+ * name, and the local-broker launcher's (src/kafka/local-broker.ts). `FLOWHOOK_SECRET_<NAME>`
+ * variables are header secrets.
+ */
+const OTHER_VARIABLES = new Set([
+  'FLOWHOOK_CONFIG_FILE',
+  'FLOWHOOK_CACHE_DIR',
+  'FLOWHOOK_NO_CONTAINERS',
+  'FLOWHOOK_KAFKA_IMAGE',
+]);
+
 const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** `250ms`, `10s`, `1m`, `2h`, `1d`; a bare number means seconds. */
@@ -200,10 +212,13 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
   }
   // Typos in flowhook's own namespace are almost always mistakes worth stopping for.
   for (const name of Object.keys(raw)) {
-    if (name.startsWith('FLOWHOOK_') && !known.has(name) && name !== 'FLOWHOOK_CONFIG_FILE') {
-      if (!name.startsWith('FLOWHOOK_SECRET_')) {
-        problems.push({ name, value: raw[name], allowed: 'a known setting (see README)' });
-      }
+    if (
+      name.startsWith('FLOWHOOK_') &&
+      !known.has(name) &&
+      !OTHER_VARIABLES.has(name) &&
+      !name.startsWith('FLOWHOOK_SECRET_')
+    ) {
+      problems.push({ name, value: raw[name], allowed: 'a known setting (see README)' });
     }
   }
 

@@ -6,7 +6,10 @@ const CLI = join(__dirname, '..', '..', 'dist', 'src', 'cli.js');
 
 export interface CliProcess {
   child: ChildProcess;
+  /** stdout and stderr, interleaved as they arrived. */
   output(): string;
+  /** stdout alone: a command's result (JSON where it is data). */
+  stdout(): string;
   /** Resolves with the first match of `pattern` in stdout+stderr. */
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -17,19 +20,24 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm test does it)`);
   const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
+  let stdout = '';
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer) => {
     text += chunk.toString();
     for (const l of listeners) l();
   };
-  child.stdout?.on('data', onData);
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    onData(chunk);
+  });
   child.stderr?.on('data', onData);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('close', (code, signal) => resolve({ code, signal })),
   );
   return {
     child,
     output: () => text,
+    stdout: () => stdout,
     exited,
     waitForOutput(pattern, timeoutMs = 60_000) {
       return new Promise((resolve, reject) => {
