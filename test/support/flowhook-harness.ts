@@ -100,11 +100,7 @@ export function makeJob(url: string, overrides: Partial<WebhookJob> = {}): Webho
   };
 }
 
-export async function produce(
-  kafka: Kafka,
-  topic: string,
-  messages: Message[],
-): Promise<void> {
+export async function produce(kafka: Kafka, topic: string, messages: Message[]): Promise<void> {
   const producer = kafka.producer();
   await producer.connect();
   try {
