@@ -15,8 +15,8 @@ import type { WebhookJob } from '../documents';
 import { ConfigError } from '../errors';
 import { CompactedTopicReader } from '../kafka/compacted-reader';
 import type { TopicNames } from '../kafka/topics';
-import { createLogger, type Logger } from '../observability/logger';
-import { cliKafka, type CommandIo } from './io';
+import type { Logger } from '../observability/logger';
+import { cliKafka, cliLogger, type CommandIo } from './io';
 
 export const DLQ_USAGE = `Usage:
   flowhook dlq list [--flow ID] [--json] [--config FILE]
@@ -58,7 +58,7 @@ export interface DlqFilter {
 
 /** Every entry of the DLQ up to its end when reading began, in offset order per partition. */
 export async function readDlq(ctx: DlqContext): Promise<DlqRecord[]> {
-  const logger = ctx.logger ?? createLogger('warn');
+  const logger = ctx.logger ?? cliLogger();
   const reader = new CompactedTopicReader(
     ctx.kafka,
     { topic: ctx.topics.dlq, groupPrefix: 'flowhook-cli-dlq' },

@@ -39,7 +39,8 @@ export interface DeliveryDeps {
   signingSecrets: readonly string[];
   schedule: RetrySchedule;
   breaker: CircuitBreaker;
-  limiter: HostLimiter;
+  /** Per-host slots (a HostLimiter; only `acquire` is used). */
+  limiter: Pick<HostLimiter, 'acquire'>;
   /** ms since the epoch. Default Date.now. */
   clock?: () => number;
   /** Jitter source. Default Math.random. */

@@ -46,6 +46,163 @@ export class FlowhookMetrics {
     registers: [this.registry],
   });
 
+  // ---- delivery ----
+  readonly webhookAttempts = new Counter({
+    name: 'flowhook_webhook_attempts_total',
+    help: 'Webhook attempts made (including those refused before sending), by outcome (delivered, retrying, failed) and status class (2xx, 3xx, 4xx, 5xx, error).',
+    labelNames: ['flow_id', 'outcome', 'status_class'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookDelivered = new Counter({
+    name: 'flowhook_webhook_delivered_total',
+    help: 'Webhook jobs delivered (a 2xx answer).',
+    labelNames: ['flow_id'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookFailed = new Counter({
+    name: 'flowhook_webhook_failed_total',
+    help: 'Webhook jobs failed for good (sent to the DLQ), by reason (client_error, retries_exhausted, destination_refused, …).',
+    labelNames: ['flow_id', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookRetriesScheduled = new Counter({
+    name: 'flowhook_webhook_retries_scheduled_total',
+    help: 'Failed attempts scheduled for a retry, by retry tier.',
+    labelNames: ['tier'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookDlq = new Counter({
+    name: 'flowhook_webhook_dlq_total',
+    help: 'Messages written to the webhook DLQ, by reason (failed jobs and undecodable or invalid jobs).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookDeferred = new Counter({
+    name: 'flowhook_webhook_deferred_total',
+    help: 'Jobs sent back to a retry tier without an attempt, by cause (circuit_open, not_before, host_busy, in_flight, error).',
+    labelNames: ['cause'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookDetached = new Counter({
+    name: 'flowhook_webhook_detached_total',
+    help: 'Attempts still in flight when their batch was committed: a lease copy was parked on a retry tier and the outcome is produced when the attempt ends.',
+    registers: [this.registry],
+  });
+  readonly webhookAttemptDuration = new Histogram({
+    name: 'flowhook_webhook_attempt_duration_seconds',
+    help: 'Duration of one webhook attempt (request sent to response read, or failure).',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly webhookEndToEnd = new Histogram({
+    name: 'flowhook_webhook_end_to_end_seconds',
+    help: 'From the triggering event time to the delivery of its webhook (jobs that carry event_time).',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400],
+    registers: [this.registry],
+  });
+  readonly webhookInFlight = new Gauge({
+    name: 'flowhook_webhook_in_flight',
+    help: 'Webhook requests in flight in this process.',
+    registers: [this.registry],
+  });
+  readonly circuitOpen = new Gauge({
+    name: 'flowhook_circuit_open',
+    help: 'Destination hosts whose circuit is open or half-open (their jobs wait on a retry tier).',
+    registers: [this.registry],
+  });
+
+  // ---- delay (retry and flow-delay tiers) ----
+  readonly delayScheduled = new Counter({
+    name: 'flowhook_delay_scheduled_total',
+    help: 'Messages produced to a delay tier, by queue (retry, delays) and tier.',
+    labelNames: ['queue', 'tier'] as const,
+    registers: [this.registry],
+  });
+  readonly delayForwarded = new Counter({
+    name: 'flowhook_delay_forwarded_total',
+    help: 'Due messages forwarded from a delay tier to their target, by queue and tier.',
+    labelNames: ['queue', 'tier'] as const,
+    registers: [this.registry],
+  });
+  readonly delayInvalid = new Counter({
+    name: 'flowhook_delay_invalid_total',
+    help: 'Delay-tier messages that could not be forwarded (sent to the DLQ), by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly delayPausedPartitions = new Gauge({
+    name: 'flowhook_delay_paused_partitions',
+    help: 'Delay-tier partitions paused until their head message is due.',
+    registers: [this.registry],
+  });
+  readonly delayLateness = new Histogram({
+    name: 'flowhook_delay_lateness_seconds',
+    help: 'How long after its due time a delayed message was forwarded.',
+    labelNames: ['queue'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+
+  // ---- trigger ----
+  readonly eventsConsumed = new Counter({
+    name: 'flowhook_events_consumed_total',
+    help: 'Events read from the event topics (valid or not).',
+    registers: [this.registry],
+  });
+  readonly eventsInvalid = new Counter({
+    name: 'flowhook_events_invalid_total',
+    help: 'Events sent to the events DLQ, by reason (malformed_json, schema_invalid, render_error, …).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly flowsLoaded = new Gauge({
+    name: 'flowhook_flows_loaded',
+    help: 'Valid flows in the flow table, by status (live, manual, draft).',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+  readonly flowsRejected = new Counter({
+    name: 'flowhook_flows_rejected_total',
+    help: 'Flow documents rejected by validation (the previous valid version stays in force).',
+    registers: [this.registry],
+  });
+  readonly flowEntries = new Counter({
+    name: 'flowhook_flow_entries_total',
+    help: 'Profiles that entered a flow.',
+    labelNames: ['flow_id'] as const,
+    registers: [this.registry],
+  });
+  readonly flowSkips = new Counter({
+    name: 'flowhook_flow_skips_total',
+    help: 'Entries refused and actions skipped, by reason (duplicate, backfill, trigger_filter, profile_filter, reentry, draft, …).',
+    labelNames: ['flow_id', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly flowHeld = new Counter({
+    name: 'flowhook_flow_held_total',
+    help: 'Webhooks held by a manual flow or action: counted, never sent.',
+    labelNames: ['flow_id'] as const,
+    registers: [this.registry],
+  });
+  readonly flowDelays = new Counter({
+    name: 'flowhook_flow_delays_total',
+    help: 'Walks that reached a time delay and were handed to the delay tiers.',
+    labelNames: ['flow_id'] as const,
+    registers: [this.registry],
+  });
+  readonly jobsEmitted = new Counter({
+    name: 'flowhook_jobs_emitted_total',
+    help: 'Webhook jobs emitted to the jobs topic (exactly once per event, flow and action).',
+    labelNames: ['flow_id'] as const,
+    registers: [this.registry],
+  });
+  readonly eventDuration = new Histogram({
+    name: 'flowhook_event_processing_seconds',
+    help: 'Time to decode, match and walk one event (without the Kafka commit).',
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
