@@ -29,6 +29,7 @@ describe('flowhook run', () => {
       FLOWHOOK_HTTP_PORT: '0',
       FLOWHOOK_HTTP_HOST: '127.0.0.1',
       FLOWHOOK_TOPIC_PARTITIONS: '2',
+      LOG_LEVEL: 'info',
     });
     const [, metricsUrl] = await p.waitForOutput(/metrics:\s+(http:\S+)/);
     const base = metricsUrl.replace(/\/metrics$/, '');
