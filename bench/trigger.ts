@@ -94,8 +94,9 @@ function event(i: number): Message {
 async function produceAll(kafka: Kafka, topic: string, messages: Message[]): Promise<void> {
   const producer = kafka.producer();
   await producer.connect();
-  for (let i = 0; i < messages.length; i += 2000) {
-    await producer.send({ topic, messages: messages.slice(i, i + 2000), acks: -1 });
+  // Slices of 500 keep each partition's batch under the broker's 1 MiB limit (flows are ~2 KiB).
+  for (let i = 0; i < messages.length; i += 500) {
+    await producer.send({ topic, messages: messages.slice(i, i + 500), acks: -1 });
   }
   await producer.disconnect();
 }

@@ -18,6 +18,20 @@ export interface ProfileLocation {
   ip?: string | null;
 }
 
+/** The fields of ProfileLocation, for code that resolves names such as `$city` or `City`. */
+export const LOCATION_FIELDS: ReadonlySet<string> = new Set<keyof ProfileLocation>([
+  'address1',
+  'address2',
+  'city',
+  'region',
+  'country',
+  'zip',
+  'timezone',
+  'latitude',
+  'longitude',
+  'ip',
+]);
+
 export interface Profile {
   id?: string;
   email?: string;

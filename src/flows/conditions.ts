@@ -40,7 +40,7 @@
 //     others need data flowhook does not have and are refused at validation with a message.
 
 import { createHash } from 'node:crypto';
-import type { Profile } from '../documents';
+import { LOCATION_FIELDS, type Profile } from '../documents';
 import { profileKey } from '../events/profile-key';
 import { checkRegexSafety, type RegexSafetyOptions } from './regex-safety';
 import type {
@@ -656,18 +656,6 @@ const WELL_KNOWN = new Set([
   'organization',
   'title',
   'location',
-]);
-const LOCATION_FIELDS = new Set([
-  'address1',
-  'address2',
-  'city',
-  'region',
-  'country',
-  'zip',
-  'timezone',
-  'latitude',
-  'longitude',
-  'ip',
 ]);
 const LEGACY: Record<string, string[]> = {
   $email: ['email'],

@@ -1,6 +1,6 @@
 // What a template sees: `person` (and the profile's standard fields as bare names), `event`,
 // `organization`, `flow` and `now`. Nothing else is reachable.
-import type { Profile } from '../documents';
+import { LOCATION_FIELDS, type Profile } from '../documents';
 import type { OrganizationInfo, TemplateInput } from './types';
 import { MappingView, getMember, isPlainObject } from './values';
 
@@ -15,19 +15,6 @@ const PROFILE_FIELDS: ReadonlySet<string> = new Set([
   'last_name',
   'organization',
   'title',
-]);
-
-const LOCATION_FIELDS: ReadonlySet<string> = new Set([
-  'address1',
-  'address2',
-  'city',
-  'region',
-  'country',
-  'zip',
-  'timezone',
-  'latitude',
-  'longitude',
-  'ip',
 ]);
 
 /** Klaviyo's other spellings of profile fields: `$`-prefixed (legacy API) and capitalised. */
