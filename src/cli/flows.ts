@@ -7,6 +7,7 @@ import { validateFlow } from '../flows/validate';
 import type { CompiledFlow } from '../flows/types';
 import { CompactedTopicReader } from '../kafka/compacted-reader';
 import { ensureTopics, ownedTopics } from '../kafka/topics';
+import type { WebhookJob } from '../documents';
 import { walkFlow } from '../trigger/walk';
 import { DestinationPolicy } from '../delivery/address-guard';
 import { prepareRequest, signedHeaders } from '../delivery/deliver';
@@ -70,21 +71,15 @@ const validate: Command = async (argv, io) => {
   return ok ? 0 : 1;
 };
 
-/** The webhook requests a flow would send for one event: the engine of the service, no sending. */
-export async function previewRequests(
+/**
+ * The jobs the flows of FILE would emit for one event, by the service's own engine (statuses
+ * ignored, delays walked through); skips, holds and render errors are reported on stderr.
+ */
+async function previewJobs(
   flowFile: string,
   eventFile: string,
   io: CommandIo,
-): Promise<
-  | {
-      flow: string;
-      action_id: string;
-      url: string;
-      headers: Record<string, string>;
-      body: unknown;
-    }[]
-  | undefined
-> {
+): Promise<WebhookJob[] | undefined> {
   const { flows, ok } = validateFiles([flowFile], io);
   if (!ok) return undefined;
   const config = loadConfig();
@@ -96,7 +91,7 @@ export async function previewRequests(
     name: config.trigger.organization.name,
     url: config.trigger.organization.url,
   };
-  const requests = [];
+  const jobs: WebhookJob[] = [];
   for (const flow of flows) {
     const walk = walkFlow({ flow, event, organization, now: new Date(), preview: true });
     for (const step of walk.steps) {
@@ -105,18 +100,9 @@ export async function previewRequests(
       if (step.kind === 'skipped' || step.kind === 'held')
         io.err(`${flow.id}: action ${step.actionId}: ${step.kind} (${step.reason})`);
     }
-    for (const job of walk.jobs) {
-      requests.push({
-        flow: flow.id,
-        action_id: job.action_id,
-        url: job.url,
-        // Secrets stay as their `{{ secrets.NAME }}` references: preview never resolves them.
-        headers: { 'Content-Type': 'application/json', ...job.headers },
-        body: JSON.parse(job.body) as unknown,
-      });
-    }
+    jobs.push(...walk.jobs);
   }
-  return requests;
+  return jobs;
 }
 
 const preview: Command = async (argv, io) => {
@@ -127,8 +113,16 @@ const preview: Command = async (argv, io) => {
   });
   if (positionals.length !== 1 || !values.event)
     throw new UsageError('flows preview FILE --event EVENT.json');
-  const requests = await previewRequests(positionals[0], values.event, io);
-  if (!requests) return 1;
+  const jobs = await previewJobs(positionals[0], values.event, io);
+  if (!jobs) return 1;
+  const requests = jobs.map((job) => ({
+    flow: job.flow_id,
+    action_id: job.action_id,
+    url: job.url,
+    // Secrets stay as their `{{ secrets.NAME }}` references: preview never resolves them.
+    headers: { 'Content-Type': 'application/json', ...job.headers },
+    body: JSON.parse(job.body) as unknown,
+  }));
   io.out(JSON.stringify(requests, null, 2));
   return 0;
 };
@@ -142,16 +136,9 @@ const testSend: Command = async (argv, io) => {
   });
   if (positionals.length !== 1 || !values.event)
     throw new UsageError('flows test-send FILE --event EVENT.json');
-  const flowFile = positionals[0];
-  const { flows, ok } = validateFiles([flowFile], io);
-  if (!ok) return 1;
-  const config = loadConfig();
-  const d = config.delivery;
-  const { event } = await decodeEvent(readFileSync(values.event), {
-    registry: config.trigger.schemaRegistryUrl
-      ? schemaRegistryDecoder(config.trigger.schemaRegistryUrl)
-      : undefined,
-  });
+  const jobs = await previewJobs(positionals[0], values.event, io);
+  if (!jobs) return 1;
+  const d = loadConfig().delivery;
   const sender = new WebhookSender({
     policy: new DestinationPolicy({ allowlist: d.destinationAllowlist, allowHttp: d.allowHttp }),
     timeoutMs: d.timeoutMs,
@@ -162,49 +149,40 @@ const testSend: Command = async (argv, io) => {
     signingSecrets: d.signingSecrets,
     maxBodyBytes: d.maxBodyBytes,
   };
-  const organization = {
-    name: config.trigger.organization.name,
-    url: config.trigger.organization.url,
-  };
   const results = [];
   let failures = 0;
   try {
-    for (const flow of flows) {
-      const walk = walkFlow({ flow, event, organization, now: new Date(), preview: true });
-      for (const job of walk.jobs) {
-        let result: AttemptResult;
-        try {
-          const prepared = await prepareRequest(job, deps);
-          result = await sender.send({
-            url: prepared.url,
-            headers: signedHeaders(prepared, job.id, Date.now()),
-            body: prepared.body,
-          });
-        } catch (err) {
-          result = {
-            error: {
-              code: (err as { code?: string }).code ?? 'error',
-              message: (err as Error).message,
-            },
-            durationMs: 0,
-            responseBody: '',
-            responseTruncated: false,
-          };
-        }
-        const ok2xx =
-          result.statusCode !== undefined && result.statusCode >= 200 && result.statusCode < 300;
-        if (!ok2xx) failures += 1;
-        results.push({
-          flow: flow.id,
-          action_id: job.action_id,
-          url: job.url,
-          webhook_id: job.id,
-          status: result.statusCode ?? null,
-          error: result.error ?? null,
-          duration_ms: result.durationMs,
-          response_body: result.responseBody,
+    for (const job of jobs) {
+      let result: AttemptResult;
+      try {
+        const prepared = await prepareRequest(job, deps);
+        result = await sender.send({
+          url: prepared.url,
+          headers: signedHeaders(prepared, job.id, Date.now()),
+          body: prepared.body,
         });
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? 'error';
+        result = {
+          error: { code, message: (err as Error).message },
+          durationMs: 0,
+          responseBody: '',
+          responseTruncated: false,
+        };
       }
+      const ok2xx =
+        result.statusCode !== undefined && result.statusCode >= 200 && result.statusCode < 300;
+      if (!ok2xx) failures += 1;
+      results.push({
+        flow: job.flow_id,
+        action_id: job.action_id,
+        url: job.url,
+        webhook_id: job.id,
+        status: result.statusCode ?? null,
+        error: result.error ?? null,
+        duration_ms: result.durationMs,
+        response_body: result.responseBody,
+      });
     }
   } finally {
     sender.close();

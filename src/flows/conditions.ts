@@ -435,13 +435,13 @@ function compileListFilter(
       const wanted = filter.value;
       const all: ValueTest = (v) =>
         Array.isArray(v) && wanted.every((w) => v.some((el) => sameScalar(el, w)));
-      const any: ValueTest = (v) =>
+      const some: ValueTest = (v) =>
         Array.isArray(v) && wanted.some((w) => v.some((el) => sameScalar(el, w)));
       const test = {
         'contains-all': all,
-        'contains-any': any,
+        'contains-any': some,
         'not-contains-all': not(all),
-        'not-contains-any': not(any),
+        'not-contains-any': not(some),
       }[filter.operator];
       return { test, problems };
     }

@@ -45,7 +45,7 @@ export class Outbox {
   }
 }
 
-/** Payload bytes per produce request: any one partition's batch stays under the broker's default 1 MiB. */
+/** Payload bytes per produce request: so each partition's batch stays under the broker's default 1 MiB. */
 const MAX_REQUEST_BYTES = 900 * 1024;
 
 function byteLength(v: Buffer | string | null | undefined): number {
