@@ -40,8 +40,14 @@ export function ensureApicurio(): string {
   if (fetch.status !== 0)
     throw new Error(`Maven could not fetch ${artifact}: ${fetch.stdout}${fetch.stderr}`);
   const zip = join(dir, `apicurio-registry-app-${APICURIO_VERSION}-all.zip`);
-  const unzip = spawnSync('jar', ['xf', zip], { cwd: dir, encoding: 'utf8' });
-  if (unzip.status !== 0) throw new Error(`could not unpack ${zip}: ${unzip.stderr}`);
+  // Whichever unpacker the machine has: the JDK's jar, unzip, or Python's zipfile module.
+  const unpackers: [string, string[]][] = [
+    ['jar', ['xf', zip]],
+    ['unzip', ['-q', '-o', zip]],
+    ['python3', ['-m', 'zipfile', '-e', zip, '.']],
+  ];
+  const unpacked = unpackers.some(([cmd, args]) => spawnSync(cmd, args, { cwd: dir }).status === 0);
+  if (!unpacked) throw new Error(`could not unpack ${zip}: install a JDK (jar), unzip or python3`);
   writeFileSync(join(dir, '.complete'), new Date().toISOString());
   return jar;
 }
