@@ -120,7 +120,10 @@ export function parseAddress(text: string): ParsedAddress | undefined {
 }
 
 export function formatAddress(address: ParsedAddress): string {
-  if (address.family === 4) return Array.from(address.bytes).join('.');
+  if (address.family === 4) {
+    const b = address.bytes;
+    return `${b[0] as number}.${b[1] as number}.${b[2] as number}.${b[3] as number}`;
+  }
   const words: number[] = [];
   for (let i = 0; i < 16; i += 2) {
     words.push((address.bytes[i] as number) * 256 + (address.bytes[i + 1] as number));

@@ -130,7 +130,26 @@ export function signedHeaders(
   };
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
+// Records carry three or four timestamps per attempt; most fall in the same second, so the
+// `YYYY-MM-DDTHH:MM:SS.` part is reused and only the milliseconds are formatted. Same output
+// as `new Date(ms).toISOString()` (which is used for anything unusual).
+let isoSecond = NaN;
+let isoPrefix = '';
+const iso = (ms: number): string => {
+  if (Number.isInteger(ms)) {
+    const second = Math.floor(ms / 1000);
+    const millis = ms - second * 1000;
+    if (second !== isoSecond) {
+      const full = new Date(ms).toISOString();
+      if (full.length !== 24) return full; // extended years: not cached
+      isoSecond = second;
+      isoPrefix = full.slice(0, 20);
+      return full;
+    }
+    return `${isoPrefix}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
+  }
+  return new Date(ms).toISOString();
+};
 const RETRIES_EXHAUSTED = new RetriesExhaustedError('retries exhausted').code;
 const REJECTED = new DeliveryRejectedError('delivery rejected').code;
 

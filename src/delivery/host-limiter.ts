@@ -88,6 +88,30 @@ export class HostLimiter {
     });
   }
 
+  /**
+   * Like `acquire`, but given up with `cancel(reason)` rather than an AbortSignal (no
+   * AbortController and listener per waiter: this is on the delivery hot path). `cancel`
+   * removes a waiter still queued and rejects `promise` with `reason`; once the slot has been
+   * handed over it does nothing (the caller then releases it itself).
+   */
+  wait(host: string): { promise: Promise<Release>; cancel(reason: unknown): void } {
+    const now = this.tryAcquire(host);
+    if (now) return { promise: Promise.resolve(now), cancel: () => undefined };
+    const s = this.slots(host);
+    let waiter: Waiter | undefined;
+    const promise = new Promise<Release>((resolve, reject) => {
+      waiter = { resolve, reject };
+      s.queue.push(waiter);
+    });
+    const cancel = (reason: unknown): void => {
+      const i = waiter === undefined ? -1 : s.queue.indexOf(waiter);
+      if (i < 0) return;
+      s.queue.splice(i, 1);
+      (waiter as Waiter).reject(reason);
+    };
+    return { promise, cancel };
+  }
+
   /** Runs `fn` holding a slot for `host`. */
   async run<T>(host: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const release = await this.acquire(host, signal);

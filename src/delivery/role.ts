@@ -86,8 +86,10 @@ interface Task {
    * → sending → done | failed; aborted when given up in host_wait.
    */
   state: 'preparing' | 'host_wait' | 'process_wait' | 'sending' | 'done' | 'failed' | 'aborted';
-  /** Created only when the job has to queue for its host (to give up on it at the deadline). */
-  abort?: AbortController;
+  /** Set only when the job has to queue for its host (to give up on it at the deadline). */
+  abort?: (reason: Error) => void;
+  /** `abort` was called. */
+  aborted?: boolean;
   sentAt: number;
   report?: AttemptReport;
   error?: unknown;
@@ -331,7 +333,7 @@ export class DeliveryRole implements Role {
         this.detach(emit, task);
         return true;
       case 'host_wait': {
-        task.abort?.abort(new Error(ABORTED));
+        task.abort?.(new Error(ABORTED));
         // Due when the host's queue should have drained: its slots × its recent latency.
         const queued = this.hostSlots.waiting(task.host) + 1;
         const rounds = Math.ceil(queued / this.hostSlots.maxPerHost);
@@ -391,12 +393,18 @@ export class DeliveryRole implements Role {
         let release = this.hostSlots.tryAcquire(host);
         if (!release) {
           task.state = 'host_wait';
-          task.abort = new AbortController();
-          const signal = task.abort.signal;
-          release = await this.hostSlots.acquire(host, signal);
-          if (signal.aborted) {
+          const wait = this.hostSlots.wait(host);
+          let reason: Error | undefined;
+          task.abort = (error) => {
+            if (task.aborted) return;
+            task.aborted = true;
+            reason = error;
+            wait.cancel(error);
+          };
+          release = await wait.promise;
+          if (task.aborted) {
             release();
-            throw signal.reason;
+            throw reason;
           }
         }
         task.state = 'process_wait';
@@ -426,7 +434,7 @@ export class DeliveryRole implements Role {
         }
       },
       (error: unknown) => {
-        if (task.abort?.signal.aborted) {
+        if (task.aborted) {
           task.state = 'aborted';
         } else {
           task.error = error;
@@ -454,7 +462,6 @@ export class DeliveryRole implements Role {
     const report = task.report as AttemptReport;
     const { decision, job, record } = report;
     const { metrics, topics, logger } = this.ctx;
-    const fields = { flow_id: job.flow_id, job_id: job.id, attempt: job.attempt };
     if (record) {
       emit(topics.deliveries, { key: job.id, value: JSON.stringify(record) });
       metrics.webhookAttempts.inc({
@@ -473,7 +480,11 @@ export class DeliveryRole implements Role {
         }
         if (logger.isLevelEnabled('debug')) {
           logger.debug(
-            { ...fields, status_code: record?.status_code, duration_ms: record?.duration_ms },
+            {
+              ...this.logFields(job),
+              status_code: record?.status_code,
+              duration_ms: record?.duration_ms,
+            },
             'webhook delivered',
           );
         }
@@ -484,7 +495,7 @@ export class DeliveryRole implements Role {
         this.park(emit, job, task.message, Date.parse(decision.notBefore), {}, decision.tier);
         logger.info(
           {
-            ...fields,
+            ...this.logFields(job),
             status_code: record?.status_code,
             error_class: record?.error_class,
             reason: report.classification?.reason,
@@ -499,7 +510,7 @@ export class DeliveryRole implements Role {
         metrics.webhookDeferred.inc({ cause: decision.cause });
         this.park(emit, job, task.message, decision.untilMs, {}, decision.tier);
         logger.debug(
-          { ...fields, cause: decision.cause, until_ms: decision.untilMs },
+          { ...this.logFields(job), cause: decision.cause, until_ms: decision.untilMs },
           'job parked',
         );
         break;
@@ -510,7 +521,7 @@ export class DeliveryRole implements Role {
         emit(topics.dlq, deadLetterMessage(decision.deadLetter));
         logger.warn(
           {
-            ...fields,
+            ...this.logFields(job),
             reason: decision.reason,
             error_code: decision.code,
             status_code: record?.status_code,

@@ -22,6 +22,7 @@ const VALID_NAME = new RegExp(`^${NAME}$`);
 
 /** Names referenced by a header value, in order, without duplicates. */
 export function referencedSecrets(value: string): string[] {
+  if (!value.includes('{{')) return []; // no reference possible (the common case)
   return [...new Set(Array.from(value.matchAll(SECRET_REFERENCE), (m) => m[1] as string))];
 }
 
@@ -119,7 +120,11 @@ export class SecretStore {
     const out: Record<string, string> = {};
     const secretHeaderNames: string[] = [];
     for (const [name, value] of Object.entries(headers)) {
-      if (referencedSecrets(value).length > 0) secretHeaderNames.push(name);
+      if (referencedSecrets(value).length === 0) {
+        out[name] = value; // nothing to resolve: no need to wait
+        continue;
+      }
+      secretHeaderNames.push(name);
       out[name] = await this.resolveValue(value);
     }
     return { headers: out, secretHeaderNames };

@@ -5,7 +5,7 @@
 // where key = base64-decode(secret without its `whsec_` prefix). Several secrets (rotation)
 // give several space-separated signatures; receivers accept any one that verifies.
 
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { SigningSecretError } from '../errors';
 
 export interface SignatureHeaders {
@@ -48,7 +48,30 @@ export function parseSigningSecrets(text: string | undefined): string[] {
   return secrets;
 }
 
-function hmac(key: Buffer, id: string, timestamp: number | string, body: string): string {
+/**
+ * Decoded keys of the secrets signed with recently, so that a secret is not validated and
+ * base64-decoded again for every attempt. Keyed by the secret text; bounded (cleared when
+ * full) so that rotated-out secrets do not pile up.
+ */
+const signingKeys = new Map<string, KeyObject>();
+const MAX_CACHED_KEYS = 64;
+
+function signingKey(secret: string): KeyObject {
+  let key = signingKeys.get(secret);
+  if (key === undefined) {
+    key = createSecretKey(decodeSigningSecret(secret));
+    if (signingKeys.size >= MAX_CACHED_KEYS) signingKeys.clear();
+    signingKeys.set(secret, key);
+  }
+  return key;
+}
+
+function hmac(
+  key: Buffer | KeyObject,
+  id: string,
+  timestamp: number | string,
+  body: string,
+): string {
   return createHmac('sha256', key).update(`${id}.${timestamp}.${body}`, 'utf8').digest('base64');
 }
 
@@ -59,7 +82,7 @@ export function signPayload(input: SignInput): SignatureHeaders {
     throw new SigningSecretError('signature timestamp must be whole unix seconds');
   }
   const signatures = input.secrets.map(
-    (secret) => `v1,${hmac(decodeSigningSecret(secret), input.id, input.timestamp, input.body)}`,
+    (secret) => `v1,${hmac(signingKey(secret), input.id, input.timestamp, input.body)}`,
   );
   return {
     'webhook-id': input.id,

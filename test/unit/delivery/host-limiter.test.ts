@@ -71,3 +71,33 @@ describe('HostLimiter', () => {
     expect(limiter.active('a')).toBe(0);
   });
 });
+
+describe('HostLimiter.wait', () => {
+  it('hands a free slot at once and queues the rest in order', async () => {
+    const limiter = new HostLimiter({ maxPerHost: 1 });
+    const first = limiter.wait('a.example');
+    const release = await first.promise;
+    const second = limiter.wait('a.example');
+    let handed = false;
+    void second.promise.then(() => (handed = true));
+    await Promise.resolve();
+    expect(handed).toBe(false);
+    release();
+    (await second.promise)();
+    expect(handed).toBe(true);
+  });
+
+  it('cancel rejects a queued waiter and frees its place; after hand-over it does nothing', async () => {
+    const limiter = new HostLimiter({ maxPerHost: 1 });
+    const release = await limiter.wait('a.example').promise;
+    const queued = limiter.wait('a.example');
+    const next = limiter.wait('a.example');
+    queued.cancel(new Error('deadline'));
+    await expect(queued.promise).rejects.toThrow('deadline');
+    release();
+    const got = await next.promise;
+    next.cancel(new Error('too late'));
+    got();
+    expect(await limiter.wait('a.example').promise).toBeInstanceOf(Function);
+  });
+});
