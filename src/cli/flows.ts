@@ -76,10 +76,19 @@ const validate: Command = async (argv, io) => {
  * ignored, delays walked through); skips, holds and render errors are reported on stderr.
  */
 async function previewJobs(
-  flowFile: string,
-  eventFile: string,
+  command: 'preview' | 'test-send',
+  argv: string[],
   io: CommandIo,
 ): Promise<WebhookJob[] | undefined> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { event: { type: 'string' } },
+  });
+  if (positionals.length !== 1 || !values.event) {
+    throw new UsageError(`flows ${command} FILE --event EVENT.json`);
+  }
+  const [flowFile, eventFile] = [positionals[0], values.event];
   const { flows, ok } = validateFiles([flowFile], io);
   if (!ok) return undefined;
   const config = loadConfig();
@@ -106,14 +115,7 @@ async function previewJobs(
 }
 
 const preview: Command = async (argv, io) => {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { event: { type: 'string' } },
-  });
-  if (positionals.length !== 1 || !values.event)
-    throw new UsageError('flows preview FILE --event EVENT.json');
-  const jobs = await previewJobs(positionals[0], values.event, io);
+  const jobs = await previewJobs('preview', argv, io);
   if (!jobs) return 1;
   const requests = jobs.map((job) => ({
     flow: job.flow_id,
@@ -129,14 +131,7 @@ const preview: Command = async (argv, io) => {
 
 /** Sends each previewed request once, as the delivery worker would, and prints the responses. */
 const testSend: Command = async (argv, io) => {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { event: { type: 'string' } },
-  });
-  if (positionals.length !== 1 || !values.event)
-    throw new UsageError('flows test-send FILE --event EVENT.json');
-  const jobs = await previewJobs(positionals[0], values.event, io);
+  const jobs = await previewJobs('test-send', argv, io);
   if (!jobs) return 1;
   const d = loadConfig().delivery;
   const sender = new WebhookSender({
