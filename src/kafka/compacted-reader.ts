@@ -35,6 +35,8 @@ export class CompactedTopicReader {
   private readonly consumer: Consumer;
   private readonly endOffsets = new Map<number, bigint>();
   private readonly positions = new Map<number, bigint>();
+  /** Next offset to hand to onRecord, per partition. */
+  private readonly handedOut = new Map<number, bigint>();
   private caughtUp = false;
   private onCaughtUp: (() => void) | undefined;
   private closing: Promise<void> | undefined;
@@ -87,6 +89,11 @@ export class CompactedTopicReader {
       eachBatchAutoResolve: true,
       eachBatch: async ({ batch }) => {
         for (const message of batch.messages) {
+          // After a rebalance kafkajs fetches again from the last commit (none here): skip
+          // what this reader has already handed out, so each record is seen once.
+          const offset = BigInt(message.offset);
+          if (offset < (this.handedOut.get(batch.partition) ?? 0n)) continue;
+          this.handedOut.set(batch.partition, offset + 1n);
           await onRecord({
             partition: batch.partition,
             offset: message.offset,

@@ -43,6 +43,7 @@ interface Arrival {
 /** Follows a topic, recording each message with its timestamps, until stopped. */
 async function follow(kafka: Kafka, topic: string) {
   const arrivals: Arrival[] = [];
+  const delivered = new Set<string>();
   const consumer = kafka.consumer({
     groupId: uniqueName('follow'),
     readUncommitted: false,
@@ -51,7 +52,11 @@ async function follow(kafka: Kafka, topic: string) {
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
-    eachMessage: async ({ message }) => {
+    eachMessage: async ({ message, partition }) => {
+      // A rebalance of this reader's own group replays from its last commit: count once.
+      const id = `${partition}:${message.offset}`;
+      if (delivered.has(id)) return;
+      delivered.add(id);
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(message.headers ?? {})) {
         if (v !== undefined) headers[k] = String(v);

@@ -75,6 +75,7 @@ export async function readTopic(
     offset: string;
     headers: Record<string, string>;
   }[] = [];
+  const delivered = new Set<string>();
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   try {
@@ -90,6 +91,10 @@ export async function readTopic(
       }
       void consumer.run({
         eachMessage: async ({ message, partition }) => {
+          // A rebalance makes kafkajs fetch again from the last commit: count each record once.
+          const id = `${partition}:${message.offset}`;
+          if (delivered.has(id)) return;
+          delivered.add(id);
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(message.headers ?? {}))
             if (v !== undefined) headers[k] = String(v);
