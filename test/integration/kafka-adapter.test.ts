@@ -40,7 +40,7 @@ async function produce(
   values: string[],
   key?: (i: number) => string,
 ): Promise<void> {
-  const producer = kafka.producer();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   await producer.send({
     topic,
@@ -221,7 +221,7 @@ describe('CompactedTopicReader', () => {
 
   it('reads every record, tombstones included, before start() resolves, then keeps following', async () => {
     const topic = await compactedTopic(2);
-    const producer = kafka.producer();
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     await producer.send({
       topic,

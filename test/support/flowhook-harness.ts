@@ -101,7 +101,7 @@ export function makeJob(url: string, overrides: Partial<WebhookJob> = {}): Webho
 }
 
 export async function produce(kafka: Kafka, topic: string, messages: Message[]): Promise<void> {
-  const producer = kafka.producer();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
     await producer.send({ topic, messages, acks: -1 });
