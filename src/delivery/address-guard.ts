@@ -372,22 +372,32 @@ export interface DestinationPolicyOptions {
   resolver?: Resolver;
 }
 
+/** A checked destination; shared by every attempt to the same URL, so never modified. */
 export interface CheckedUrl {
-  url: URL;
+  readonly url: URL;
   /** Host name without brackets or trailing dot, lower case. */
-  hostname: string;
+  readonly hostname: string;
   /** `url.host` (host[:port]), the key for per-host limits and circuit breaking. */
-  host: string;
+  readonly host: string;
   /** True when the host name or its literal address is allow-listed. */
-  exempt: boolean;
+  readonly exempt: boolean;
   /** Set when the URL host is a literal IP address (these skip DNS). */
-  address?: string;
+  readonly address?: string;
 }
+
+/** URLs whose check is remembered (cleared when full). */
+const MAX_CHECKED_URLS = 10_000;
 
 export class DestinationPolicy {
   readonly allowlist: Allowlist;
   readonly allowHttp: boolean;
   private readonly resolver: Resolver;
+  /**
+   * Results of checkUrl by URL text. The check depends only on the text and this policy, and
+   * a flow sends every job to the same few URLs: remembering it spares a parse per attempt.
+   * Refusals are not kept (they are rare and end in the DLQ).
+   */
+  private readonly checkedUrls = new Map<string, CheckedUrl>();
 
   constructor(options: DestinationPolicyOptions = {}) {
     const given = options.allowlist;
@@ -405,6 +415,17 @@ export class DestinationPolicy {
    * by `lookup`. Throws DestinationRefusedError.
    */
   checkUrl(input: string | URL): CheckedUrl {
+    if (typeof input !== 'string') return this.checkUrlOnce(input);
+    let checked = this.checkedUrls.get(input);
+    if (checked === undefined) {
+      checked = this.checkUrlOnce(input);
+      if (this.checkedUrls.size >= MAX_CHECKED_URLS) this.checkedUrls.clear();
+      this.checkedUrls.set(input, checked);
+    }
+    return checked;
+  }
+
+  private checkUrlOnce(input: string | URL): CheckedUrl {
     let url: URL;
     try {
       url = typeof input === 'string' ? new URL(input) : input;

@@ -121,13 +121,41 @@ export function signedHeaders(
   nowMs: number,
 ): Record<string, string> {
   const timestamp = Math.floor(nowMs / 1000);
+  const headers = { ...prepared.headers };
   if (prepared.signingSecrets.length === 0) {
-    return { ...prepared.headers, 'webhook-id': id, 'webhook-timestamp': String(timestamp) };
+    headers['webhook-id'] = id;
+    headers['webhook-timestamp'] = String(timestamp);
+    return headers;
   }
-  return {
-    ...prepared.headers,
-    ...signPayload({ id, timestamp, body: prepared.body, secrets: prepared.signingSecrets }),
-  };
+  const signature = signPayload({
+    id,
+    timestamp,
+    body: prepared.body,
+    secrets: prepared.signingSecrets,
+  });
+  headers['webhook-id'] = signature['webhook-id'];
+  headers['webhook-timestamp'] = signature['webhook-timestamp'];
+  headers['webhook-signature'] = signature['webhook-signature'];
+  return headers;
+}
+
+/** Hosts (host[:port]) of recently seen URLs: every job of a flow goes to the same few. */
+const urlHosts = new Map<string, string>();
+const MAX_URL_HOSTS = 10_000;
+
+/** The URL's host[:port] (the key of per-host limits and circuits); throws for a bad URL. */
+function destinationHost(url: string): string {
+  let host = urlHosts.get(url);
+  if (host === undefined) {
+    try {
+      host = new URL(url).host;
+    } catch {
+      throw new DestinationRefusedError('destination URL is not a valid absolute URL');
+    }
+    if (urlHosts.size >= MAX_URL_HOSTS) urlHosts.clear();
+    urlHosts.set(url, host);
+  }
+  return host;
 }
 
 // Records carry three or four timestamps per attempt; most fall in the same second, so the
@@ -185,11 +213,7 @@ export async function deliverAttempt(job: WebhookJob, deps: DeliveryDeps): Promi
   let prepared: PreparedRequest | undefined;
   let result: AttemptResult | undefined;
   try {
-    try {
-      host = new URL(job.url).host;
-    } catch {
-      throw new DestinationRefusedError('destination URL is not a valid absolute URL');
-    }
+    host = destinationHost(job.url);
     prepared = await prepareRequest(job, deps);
   } catch (error: unknown) {
     if (!(error instanceof FlowhookError) || error.retriable) throw error;

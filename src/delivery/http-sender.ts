@@ -171,11 +171,9 @@ export class WebhookSender implements Sender {
         responseTruncated: false,
       };
     }
-    const headers = {
-      ...stripReservedHeaders(request.headers),
-      'content-type': 'application/json',
-      'user-agent': this.userAgent,
-    };
+    const headers = stripReservedHeaders(request.headers);
+    headers['content-type'] = 'application/json';
+    headers['user-agent'] = this.userAgent;
     const limit = this.maxResponseBytes;
 
     return new Promise<AttemptResult>((resolve) => {

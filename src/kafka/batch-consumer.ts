@@ -108,6 +108,12 @@ export interface BatchConsumerOptions {
   onAssignment?: (assignment: ReadonlyMap<string, number[]>) => void;
   /** Longest a fetch waits for data; also bounds how long stop() waits for the fetch at hand. */
   maxWaitTimeMs?: number;
+  /**
+   * Most bytes fetched per partition (kafkajs default 1 MiB). A handler that leaves part of a
+   * batch unprocessed has that part fetched and decoded again, so a role that only gets
+   * through so much per batch fetches about that much.
+   */
+  maxBytesPerPartition?: number;
 }
 
 export interface BatchConsumerDeps {
@@ -141,6 +147,7 @@ export class BatchConsumer {
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: Math.max(500, Math.floor((options.sessionTimeoutMs ?? 30_000) / 10)),
       maxWaitTimeInMs: options.maxWaitTimeMs ?? 1000,
+      maxBytesPerPartition: options.maxBytesPerPartition,
       // read_committed: never see the jobs of an aborted transaction.
       readUncommitted: false,
       allowAutoTopicCreation: false,
