@@ -1,20 +1,24 @@
 // Delivery throughput: deliveries/s through flowhook's delivery path at concurrency 64, beside a
 // bare got POST loop with the same agent settings and concurrency, against one local keep-alive
-// HTTP receiver (its own thread, 200 OK). Four measurements in one run:
+// HTTP receiver (its own thread, 200 OK). Measured in one run:
 //   baseline    got.post in a 64-wide loop (what the HTTP client alone can do here);
-//   in-process  deliverAttempt() 64-wide: guard, secrets, signing, classification, records —
-//               flowhook's per-attempt cost without Kafka;
+//   in-process  deliverAttempt() 64-wide on this thread: guard, secrets, signing,
+//               classification, records — flowhook's per-attempt cost without Kafka;
 //   kafka       N jobs on <prefix>jobs, the delivery (and delay) roles consuming them, timed
 //               from the roles joining their groups to N delivery records readable on
-//               <prefix>deliveries.
+//               <prefix>deliveries. Twice: as configured by default (requests made on one
+//               sender thread, FLOWHOOK_DELIVERY_THREADS=1) and with FLOWHOOK_DELIVERY_THREADS=0
+//               (everything on the main thread, as the baseline is);
 //   kafka, no HTTP  the same with a sender that answers 200 at once: the cost of Kafka,
 //               decoding, validation, records and bookkeeping alone.
-// The ratio of each to the baseline is reported (target ≥ 0.7), with p50/p99 attempt latency.
+// The ratio of each to the baseline is reported (target ≥ 0.7), with p50/p99 attempt latency
+// and the main thread's CPU time per delivery (Linux), which moves far less between runs than
+// throughput does on a shared machine.
 // Run: `npm run bench:delivery` (KAFKA_BROKERS, or a local broker is started). Results also go
 // to bench/results/delivery.json. BENCH_JOBS sets N (default 20000).
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -59,6 +63,23 @@ interface Result {
   per_second: number;
   p50_ms: number;
   p99_ms: number;
+  /** CPU time of the main JS thread per delivery (Linux; the receiver and reader threads not counted). */
+  main_thread_cpu_us?: number;
+}
+
+/**
+ * CPU milliseconds used so far by this process's main thread, from /proc (Linux only). The
+ * throughput ratio moves with whatever else the machine runs; CPU per delivery barely does.
+ */
+function mainThreadCpuMs(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces): utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -66,14 +87,28 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-function result(count: number, seconds: number, latencies: number[]): Result {
+/** Main-thread CPU milliseconds since `before` (a mainThreadCpuMs() reading). */
+function cpuSince(before: number | undefined): number | undefined {
+  const now = mainThreadCpuMs();
+  return before === undefined || now === undefined ? undefined : now - before;
+}
+
+/** `cpuMs`: main-thread CPU used by the timed part (cpuSince). */
+function result(
+  count: number,
+  seconds: number,
+  latencies: number[],
+  cpuMs: number | undefined,
+): Result {
   const sorted = [...latencies].sort((a, b) => a - b);
+  const cpu = cpuMs === undefined ? {} : { main_thread_cpu_us: Math.round((cpuMs * 1000) / count) };
   return {
     deliveries: count,
     seconds: Number(seconds.toFixed(3)),
     per_second: Math.round(count / seconds),
     p50_ms: Number(percentile(sorted, 50).toFixed(2)),
     p99_ms: Number(percentile(sorted, 99).toFixed(2)),
+    ...cpu,
   };
 }
 
@@ -166,6 +201,7 @@ async function baseline(url: string, n: number): Promise<Result> {
     });
   await pool(500, CONCURRENCY, async () => void (await post())); // warm-up
   const latencies: number[] = [];
+  const cpuBefore = mainThreadCpuMs();
   const started = performance.now();
   await pool(n, CONCURRENCY, async () => {
     const t = performance.now();
@@ -174,8 +210,9 @@ async function baseline(url: string, n: number): Promise<Result> {
     latencies.push(performance.now() - t);
   });
   const seconds = (performance.now() - started) / 1000;
+  const cpuMs = cpuSince(cpuBefore);
   agent.destroy();
-  return result(n, seconds, latencies);
+  return result(n, seconds, latencies, cpuMs);
 }
 
 // ---- in-process deliverAttempt --------------------------------------------------------------
@@ -211,6 +248,7 @@ async function inProcess(url: string, n: number): Promise<Result> {
   };
   await pool(500, CONCURRENCY, async (i) => void (await deliverAttempt(job(url, i, 'w'), deps)));
   const latencies: number[] = [];
+  const cpuBefore = mainThreadCpuMs();
   const started = performance.now();
   await pool(n, CONCURRENCY, async (i) => {
     const report = await deliverAttempt(job(url, i), deps);
@@ -219,8 +257,9 @@ async function inProcess(url: string, n: number): Promise<Result> {
     latencies.push(report.result?.durationMs ?? 0);
   });
   const seconds = (performance.now() - started) / 1000;
+  const cpuMs = cpuSince(cpuBefore);
   sender.close();
-  return result(n, seconds, latencies);
+  return result(n, seconds, latencies, cpuMs);
 }
 
 // ---- the whole path through Kafka ------------------------------------------------------------
@@ -229,8 +268,9 @@ async function throughKafka(
   url: string,
   n: number,
   brokers: string[],
-  sender?: Sender,
+  options: { threads?: number; sender?: Sender } = {},
 ): Promise<Result> {
+  const { sender } = options;
   const prefix = `bench-${Date.now()}.`;
   const config = buildConfig({
     KAFKA_BROKERS: brokers.join(','),
@@ -244,6 +284,9 @@ async function throughKafka(
     FLOWHOOK_SIGNING_SECRET: SECRET,
     FLOWHOOK_DELIVERY_CONCURRENCY: String(CONCURRENCY),
     FLOWHOOK_HOST_CONCURRENCY: String(CONCURRENCY),
+    ...(options.threads === undefined
+      ? {}
+      : { FLOWHOOK_DELIVERY_THREADS: String(options.threads) }),
     LOG_LEVEL: 'silent',
   }) as FlowhookConfig & { kafka: { brokers: string[] } };
   const kafka = new Kafka({ brokers, clientId: 'bench', logLevel: logLevel.NOTHING });
@@ -300,12 +343,14 @@ async function throughKafka(
   });
   await service.start();
   while (!service.isReady()) await new Promise((r) => setTimeout(r, 1));
+  const cpuBefore = mainThreadCpuMs();
   const started = performance.now();
   const { latencies = [] } = await allDelivered;
   const seconds = (performance.now() - started) / 1000;
+  const cpuMs = cpuSince(cpuBefore);
   await service.stop();
   await reader.terminate();
-  return result(n, seconds, latencies);
+  return result(n, seconds, latencies, cpuMs);
 }
 
 function repoRoot(): string {
@@ -330,6 +375,8 @@ async function main(): Promise<void> {
     cluster = await startKafka({ log: (l) => console.log(`[kafka] ${l}`) });
     const viaKafka = await throughKafka(url, N, cluster.brokers);
     console.log('through Kafka         ', viaKafka);
+    const sameThread = await throughKafka(url, N, cluster.brokers, { threads: 0 });
+    console.log('through Kafka, 0 sender threads', sameThread);
     // The same path with a sender that answers 200 at once: what Kafka, decoding, records and
     // bookkeeping cost per job on this machine, without HTTP.
     const instant: Sender = {
@@ -340,7 +387,7 @@ async function main(): Promise<void> {
         responseTruncated: false,
       }),
     };
-    const kafkaOnly = await throughKafka(url, N, cluster.brokers, instant);
+    const kafkaOnly = await throughKafka(url, N, cluster.brokers, { sender: instant });
     console.log('through Kafka, no HTTP', kafkaOnly);
 
     const ratio = (r: Result) => Number((r.per_second / base.per_second).toFixed(3));
@@ -355,17 +402,13 @@ async function main(): Promise<void> {
       baseline_got: base,
       in_process_deliver_attempt: { ...direct, ratio: ratio(direct) },
       through_kafka_delivery_role: { ...viaKafka, ratio: ratio(viaKafka) },
+      through_kafka_no_sender_thread: { ...sameThread, ratio: ratio(sameThread) },
       through_kafka_without_http: kafkaOnly,
-      us_per_delivery: {
-        baseline_got: Math.round(1e6 / base.per_second),
-        kafka_path_without_http: Math.round(1e6 / kafkaOnly.per_second),
-        through_kafka: Math.round(1e6 / viaKafka.per_second),
-      },
       notes:
-        'in_process = deliverAttempt() (guard, secrets, signing, classification) without Kafka; through_kafka = jobs topic → delivery role → deliveries topic (records readable), timed from the roles joining their groups; through_kafka_without_http = the same with a sender answering 200 at once (Kafka, decoding, validation, records). Latency = per-attempt HTTP duration. Everything runs on one JS thread; on a small machine the Kafka path costs add to the HTTP ones (1/through_kafka ≈ 1/baseline + 1/without_http).',
+        'in_process = deliverAttempt() (guard, secrets, signing, classification) without Kafka, on the main thread; through_kafka_delivery_role = jobs topic → delivery role → deliveries topic (records readable), timed from the roles joining their groups, with the default FLOWHOOK_DELIVERY_THREADS=1 (HTTP on one sender thread); through_kafka_no_sender_thread = the same with FLOWHOOK_DELIVERY_THREADS=0 (HTTP on the main thread, like the baseline); through_kafka_without_http = a sender answering 200 at once (Kafka, decoding, validation, records). Latency = per-attempt HTTP duration. main_thread_cpu_us = CPU of the main JS thread per delivery (receiver, reader and sender threads not counted).',
     };
     console.log(
-      `ratio in-process ${results.in_process_deliver_attempt.ratio}, through Kafka ${results.through_kafka_delivery_role.ratio} (target ≥ 0.7)`,
+      `ratio in-process ${results.in_process_deliver_attempt.ratio}, through Kafka ${results.through_kafka_delivery_role.ratio} (0 sender threads: ${results.through_kafka_no_sender_thread.ratio}) (target ≥ 0.7)`,
     );
     const out = resolve(repoRoot(), 'bench', 'results', 'delivery.json');
     mkdirSync(dirname(out), { recursive: true });

@@ -105,6 +105,15 @@ export class DeliveryRejectedError extends FlowhookError {
   readonly retriable = false;
 }
 
+/**
+ * A sender thread stopped (crashed or was terminated) with requests in hand: whether they
+ * reached the receiver is unknown, so they are retried (same webhook-id).
+ */
+export class SenderThreadError extends FlowhookError {
+  readonly code = 'FLOWHOOK_ERR_SENDER_THREAD';
+  readonly retriable = true;
+}
+
 /** Every attempt of the retry schedule failed. */
 export class RetriesExhaustedError extends FlowhookError {
   readonly code = 'FLOWHOOK_ERR_RETRIES_EXHAUSTED';

@@ -49,6 +49,8 @@ export interface FlowhookConfig {
     timeoutMs: number;
     maxBodyBytes: number;
     concurrency: number;
+    /** Sender threads; 0 = requests on the main thread. */
+    threads: number;
     hostConcurrency: number;
     circuitFailures: number;
     circuitCooldownMs: number;
@@ -340,6 +342,7 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
       timeoutMs: num('FLOWHOOK_HTTP_TIMEOUT'),
       maxBodyBytes: num('FLOWHOOK_MAX_BODY_BYTES'),
       concurrency: num('FLOWHOOK_DELIVERY_CONCURRENCY'),
+      threads: num('FLOWHOOK_DELIVERY_THREADS'),
       hostConcurrency: num('FLOWHOOK_HOST_CONCURRENCY'),
       circuitFailures: num('FLOWHOOK_CIRCUIT_FAILURES'),
       circuitCooldownMs: num('FLOWHOOK_CIRCUIT_COOLDOWN'),

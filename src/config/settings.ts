@@ -219,6 +219,13 @@ export const SETTINGS = [
     description: 'Webhook requests in flight per delivery process.',
   },
   {
+    name: 'FLOWHOOK_DELIVERY_THREADS',
+    type: { kind: 'int', min: 0, max: 64 },
+    default: '1',
+    description:
+      'Worker threads that make the webhook HTTP requests, beside the thread that consumes Kafka; 0 makes them on that thread (a process limited to one CPU).',
+  },
+  {
     name: 'FLOWHOOK_HOST_CONCURRENCY',
     type: { kind: 'int', min: 1, max: 10000 },
     default: '16',

@@ -9,4 +9,5 @@ export * from './http-sender';
 export * from './outcome';
 export * from './retry-schedule';
 export * from './secrets';
+export * from './sender-pool';
 export * from './signing';

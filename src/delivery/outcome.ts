@@ -60,6 +60,7 @@ const TRANSIENT_ERRORS: Record<string, string> = {
   EHOSTDOWN: 'unreachable',
   ENETDOWN: 'unreachable',
   EADDRNOTAVAIL: 'unreachable',
+  FLOWHOOK_ERR_SENDER_THREAD: 'sender_thread_lost',
 };
 
 function errorReason(code: string): Classification {

@@ -7,7 +7,8 @@
 //   - jobs are started in offset order as soon as the process admits more (a little above its
 //     concurrency, shared fairly by the batches in progress); requests in flight are bounded
 //     per process (FLOWHOOK_DELIVERY_CONCURRENCY) and per host (FLOWHOOK_HOST_CONCURRENCY),
-//     and the circuit breaker parks the jobs of failing hosts;
+//     and the circuit breaker parks the jobs of failing hosts; the requests themselves go out
+//     from SenderPool threads (FLOWHOOK_DELIVERY_THREADS; 0 = from this thread);
 //   - each decision goes into the batch's outbox: every attempt's DeliveryRecord →
 //     flowhook.deliveries (key = job id); retry and wait → a retry tier (delayedMessage, target
 //     flowhook.jobs, same key; the delay role brings it back when due); dead → flowhook.dlq
@@ -50,6 +51,7 @@ import { HostLimiter } from './host-limiter';
 import { type Sender, WebhookSender } from './http-sender';
 import { decodeJob } from './job-schema';
 import { RetrySchedule } from './retry-schedule';
+import { SenderPool } from './sender-pool';
 import { redactHeaders, SecretStore } from './secrets';
 
 /** Header of a lease copy (see above). */
@@ -73,12 +75,18 @@ export interface DeliveryRoleOptions {
   admission?: number;
   /** Batches processed at once (one per partition). Default FLOWHOOK_TOPIC_PARTITIONS, ≤ 32. */
   partitionsConsumedConcurrently?: number;
+  /**
+   * Bytes fetched per partition. Default 256 KiB: a few hundred jobs, about what a batch
+   * starts within maxBatchMs when the process is busy; what it does not start is fetched again.
+   */
+  maxBytesPerPartition?: number;
 }
 
 type Emit = (topic: string, message: Message) => void;
 
 interface Task {
   job: WebhookJob;
+  /** The destination's host[:port], known once the attempt asks for a host slot. */
   host: string;
   message: KafkaMessage;
   /**
@@ -110,14 +118,6 @@ const LEASE_TTL_MS = 3_600_000;
 const MAX_DEFER_MS = 300_000;
 const ABORTED = 'flowhook: attempt given up before sending';
 
-function hostOf(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return '';
-  }
-}
-
 function headerText(headers: IHeaders | undefined, name: string): string | undefined {
   const value = headers?.[name];
   const first = Array.isArray(value) ? value[0] : value;
@@ -141,7 +141,7 @@ export class DeliveryRole implements Role {
   private readonly consumer: BatchConsumer;
   private readonly producer: Producer;
   private readonly baseSender: Sender;
-  private readonly ownSender: WebhookSender | undefined;
+  private readonly ownSender: WebhookSender | SenderPool | undefined;
   /** Requests in flight in the process (one shared key). */
   private readonly slots: HostLimiter;
   private readonly hostSlots: HostLimiter;
@@ -175,17 +175,28 @@ export class DeliveryRole implements Role {
     this.admission = options.admission ?? d.concurrency + Math.max(4, Math.ceil(d.concurrency / 4));
     this.hostSlots = new HostLimiter({ maxPerHost: d.hostConcurrency });
     if (!options.deps?.sender) {
-      this.ownSender = new WebhookSender({
-        policy: new DestinationPolicy({
-          allowlist: d.destinationAllowlist,
-          allowHttp: d.allowHttp,
-        }),
+      const senderOptions = {
         timeoutMs: d.timeoutMs,
         maxBodyBytes: d.maxBodyBytes,
         maxSockets: d.hostConcurrency,
-      });
+      };
+      this.ownSender =
+        d.threads > 0
+          ? new SenderPool({
+              ...senderOptions,
+              threads: d.threads,
+              allowlist: d.destinationAllowlist,
+              allowHttp: d.allowHttp,
+            })
+          : new WebhookSender({
+              ...senderOptions,
+              policy: new DestinationPolicy({
+                allowlist: d.destinationAllowlist,
+                allowHttp: d.allowHttp,
+              }),
+            });
     }
-    this.baseSender = options.deps?.sender ?? (this.ownSender as WebhookSender);
+    this.baseSender = options.deps?.sender ?? (this.ownSender as Sender);
     this.deps = {
       secrets: new SecretStore({ dir: d.secretsDir }),
       signingSecrets: d.signingSecrets,
@@ -208,6 +219,7 @@ export class DeliveryRole implements Role {
         mode: 'at-least-once',
         partitionsConsumedConcurrently: concurrentBatches,
         sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+        maxBytesPerPartition: options.maxBytesPerPartition ?? 256 * 1024,
       },
       { kafka: ctx.kafka, logger: ctx.logger, metrics: ctx.metrics },
     );
@@ -381,7 +393,7 @@ export class DeliveryRole implements Role {
   private startTask(job: WebhookJob, message: KafkaMessage): Task {
     const task: Task = {
       job,
-      host: hostOf(job.url),
+      host: '',
       message,
       state: 'preparing',
       sentAt: 0,
@@ -390,6 +402,7 @@ export class DeliveryRole implements Role {
     };
     const limiter: DeliveryDeps['limiter'] = {
       acquire: async (host) => {
+        task.host = host;
         let release = this.hostSlots.tryAcquire(host);
         if (!release) {
           task.state = 'host_wait';
@@ -642,7 +655,7 @@ export class DeliveryRole implements Role {
       await this.producer
         .disconnect()
         .catch((err: unknown) => this.ctx.logger.warn({ err }, 'disconnecting producer'));
-      this.ownSender?.close();
+      await this.ownSender?.close();
     })();
     return this.closing;
   }

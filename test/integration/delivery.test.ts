@@ -48,35 +48,43 @@ function dlq<T = DeadLetter>(h: Harness, n: number, timeoutMs = 30_000) {
 }
 
 describe('delivery role', () => {
-  it('delivers a job: signed POST, record on flowhook.deliveries', async () => {
-    const r = await receiver([{ status: 204 }]);
-    const h = await flowhook();
-    const job = makeJob(r.url('/orders'));
-    await produceJobs(h.kafka, h.topics.jobs, [job]);
+  // Requests go out from a sender thread by default; 0 threads sends from the main thread.
+  it.each(['1', '0'])(
+    'delivers a job: signed POST, record on flowhook.deliveries (FLOWHOOK_DELIVERY_THREADS=%s)',
+    async (threads) => {
+      const r = await receiver([{ status: 204 }]);
+      const h = await flowhook({ FLOWHOOK_DELIVERY_THREADS: threads });
+      const job = makeJob(r.url('/orders'));
+      await produceJobs(h.kafka, h.topics.jobs, [job]);
 
-    const [request] = await r.waitForRequests(1);
-    expect(request.method).toBe('POST');
-    expect(request.path).toBe('/orders');
-    expect(request.body).toBe(job.body);
-    expect(request.headers['content-type']).toBe('application/json');
-    expect(request.headers['x-test']).toBe('yes');
-    expect(request.headers['webhook-id']).toBe(job.id);
-    expect(
-      verifySignature({ headers: request.headers, body: request.body, secrets: [SIGNING_SECRET] }),
-    ).toEqual({ ok: true });
+      const [request] = await r.waitForRequests(1);
+      expect(request.method).toBe('POST');
+      expect(request.path).toBe('/orders');
+      expect(request.body).toBe(job.body);
+      expect(request.headers['content-type']).toBe('application/json');
+      expect(request.headers['x-test']).toBe('yes');
+      expect(request.headers['webhook-id']).toBe(job.id);
+      expect(
+        verifySignature({
+          headers: request.headers,
+          body: request.body,
+          secrets: [SIGNING_SECRET],
+        }),
+      ).toEqual({ ok: true });
 
-    const [record] = await records(h, (all) => all.length >= 1);
-    expect(record).toMatchObject({
-      job_id: job.id,
-      flow_id: 'flow-1',
-      attempt: 1,
-      outcome: 'delivered',
-      status_code: 204,
-    });
-    await expect(h.metrics.webhookDelivered.get()).resolves.toMatchObject({
-      values: [{ labels: { flow_id: 'flow-1' }, value: 1 }],
-    });
-  });
+      const [record] = await records(h, (all) => all.length >= 1);
+      expect(record).toMatchObject({
+        job_id: job.id,
+        flow_id: 'flow-1',
+        attempt: 1,
+        outcome: 'delivered',
+        status_code: 204,
+      });
+      await expect(h.metrics.webhookDelivered.get()).resolves.toMatchObject({
+        values: [{ labels: { flow_id: 'flow-1' }, value: 1 }],
+      });
+    },
+  );
 
   it('retries 500, 500, 500 and delivers on the 4th attempt with one webhook-id', async () => {
     const r = await receiver([{ status: 500 }, { status: 500 }, { status: 503 }, { status: 200 }]);
