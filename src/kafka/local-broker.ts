@@ -265,10 +265,13 @@ async function startLocalBroker(
   if (pid === undefined) throw new LocalBrokerError('could not start java');
   writeFileSync(join(dataDir, 'kafka.pid'), String(pid));
 
+  const reaper = startReaper(process.pid, pid, dataDir);
+
   let exited = false;
   child.once('exit', () => (exited = true));
   const brokers = [`127.0.0.1:${port}`];
   const stop = async (): Promise<void> => {
+    stopReaper(reaper);
     await stopPid(pid);
     rmSync(dataDir, { recursive: true, force: true });
   };
@@ -276,6 +279,7 @@ async function startLocalBroker(
     await waitForAdmin(brokers, options.readyTimeoutMs ?? 90_000, () => exited);
   } catch (err) {
     const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-3000) : '';
+    stopReaper(reaper);
     await stopPid(pid);
     throw new LocalBrokerError(
       `local Kafka broker did not become ready: ${(err as Error).message}\n${tail}`,
@@ -322,6 +326,45 @@ function alive(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+// A reaper outlives its owner: a detached shell that polls the owner's pid every second and,
+// once the owner is gone, stops the process it guards (SIGTERM, SIGKILL after 15 s) and removes
+// its directory. A graceful stop ends the reaper first; a SIGKILLed `flowhook run` or test run
+// no longer leaves its broker running.
+const REAPER_SCRIPT = [
+  'while kill -0 "$1" 2>/dev/null; do sleep 1; done',
+  'kill -TERM "$2" 2>/dev/null',
+  'i=0; while kill -0 "$2" 2>/dev/null && [ "$i" -lt 15 ]; do sleep 1; i=$((i+1)); done',
+  'kill -KILL "$2" 2>/dev/null',
+  '[ -n "$3" ] && rm -rf "$3"',
+  'exit 0',
+].join('\n');
+
+/**
+ * Guards `pid` (and `dir`, removed with it) against `ownerPid` dying without stopping it.
+ * Returns the reaper's pid, for stopReaper; undefined where there is no POSIX shell (Windows).
+ */
+export function startReaper(ownerPid: number, pid: number, dir = ''): number | undefined {
+  if (process.platform === 'win32') return undefined;
+  const reaper = spawn(
+    'sh',
+    ['-c', REAPER_SCRIPT, 'flowhook-reaper', String(ownerPid), String(pid), dir],
+    { stdio: 'ignore', detached: true },
+  );
+  reaper.on('error', () => undefined); // no sh: nothing guards the process, as before
+  reaper.unref();
+  return reaper.pid;
+}
+
+/** Ends a reaper (its owner is stopping the guarded process itself). */
+export function stopReaper(reaperPid: number | undefined): void {
+  if (reaperPid === undefined) return;
+  try {
+    process.kill(reaperPid, 'SIGKILL');
+  } catch {
+    // already gone
   }
 }
 

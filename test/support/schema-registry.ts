@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { stopPid } from '../../src/kafka/local-broker';
+import { startReaper, stopPid, stopReaper } from '../../src/kafka/local-broker';
 import { waitFor } from './wait';
 
 // A real Confluent-API schema registry for the tests: Apicurio Registry's runnable archive
@@ -79,6 +79,11 @@ export async function startSchemaRegistry(): Promise<SchemaRegistryServer> {
   );
   child.unref();
   const pid = child.pid!;
+  const reaper = startReaper(process.pid, pid);
+  const stop = async (): Promise<void> => {
+    stopReaper(reaper);
+    await stopPid(pid);
+  };
   const url = `http://127.0.0.1:${port}/apis/ccompat/v7`;
   try {
     await waitFor(
@@ -89,8 +94,8 @@ export async function startSchemaRegistry(): Promise<SchemaRegistryServer> {
       { timeoutMs: 120_000, intervalMs: 250, what: 'Apicurio Registry to answer' },
     );
   } catch (err) {
-    await stopPid(pid);
+    await stop();
     throw err;
   }
-  return { url, stop: () => stopPid(pid) };
+  return { url, stop };
 }
