@@ -15,7 +15,7 @@ export interface CompactedTopicReaderOptions {
   topic: string;
   /** Prefix of the throwaway consumer group; every reader gets a group of its own. */
   groupPrefix: string;
-  /** Only these partitions count for "caught up" (default: all). */
+  /** Only these partitions are read and count for "caught up" (default: all). */
   partitions?: number[];
 }
 
@@ -56,6 +56,17 @@ export class CompactedTopicReader {
       if (e.payload.topic === options.topic)
         this.advance(e.payload.partition, e.payload.lastOffset);
     });
+    const { partitions } = options;
+    if (partitions) {
+      // The throwaway group is assigned every partition; the others are paused as soon as it
+      // joins (before its first fetch), so a trigger replica restoring its share of the state
+      // topic fetches that share, not the whole topic.
+      this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+        const assigned = e.payload.memberAssignment[options.topic] ?? [];
+        const others = assigned.filter((p) => !partitions.includes(p));
+        if (others.length > 0) this.consumer.pause([{ topic: options.topic, partitions: others }]);
+      });
+    }
   }
 
   isCaughtUp(): boolean {

@@ -207,8 +207,12 @@ describe('CompactedTopicReader', () => {
     return topic;
   }
 
-  function reader(topic: string): CompactedTopicReader {
-    const r = new CompactedTopicReader(kafka, { topic, groupPrefix: 'reader-test' }, silentLogger);
+  function reader(topic: string, partitions?: number[]): CompactedTopicReader {
+    const r = new CompactedTopicReader(
+      kafka,
+      { topic, groupPrefix: 'reader-test', partitions },
+      silentLogger,
+    );
     open.push(r);
     return r;
   }
@@ -246,6 +250,25 @@ describe('CompactedTopicReader', () => {
     await waitFor(() => table.get('c') === '3', { what: 'a record published after catching up' });
   });
 
+  it('reads only the partitions it is given', async () => {
+    const topic = await compactedTopic(3);
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    await producer.send({
+      topic,
+      messages: [0, 1, 2, 0, 1, 2].map((partition, i) => ({
+        partition,
+        key: `k${i}`,
+        value: `p${partition}`,
+      })),
+    });
+    await producer.disconnect();
+    const seen: string[] = [];
+    const r = reader(topic, [0, 2]);
+    await r.start((rec) => void seen.push(`${rec.partition}:${rec.value!.toString()}`));
+    expect(seen.sort()).toEqual(['0:p0', '0:p0', '2:p2', '2:p2']);
+  });
+
   it('catches up when the last offset of the log is a transaction marker', async () => {
     const topic = await compactedTopic(1);
     const producer = kafka.producer({
@@ -263,8 +286,14 @@ describe('CompactedTopicReader', () => {
     await producer.disconnect();
     // Log: record 0, commit marker 1, aborted record 2, abort marker 3 → high watermark 4,
     // and the last offset a read_committed reader is handed is 0.
-    const high = await withAdmin(kafka, (a) => a.fetchTopicOffsets(topic));
-    expect(Number(high[0].high)).toBe(4);
+    // The coordinator writes the markers after abort() has returned: wait for the last one.
+    await waitFor(
+      async () => {
+        const high = await withAdmin(kafka, (a) => a.fetchTopicOffsets(topic));
+        return Number(high[0].high) === 4;
+      },
+      { what: 'the abort marker at offset 3 (high watermark 4)' },
+    );
 
     const values: string[] = [];
     const r = reader(topic);

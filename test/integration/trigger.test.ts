@@ -125,9 +125,15 @@ describe('trigger role', () => {
     const prefix = `${uniqueName('trg')}.`;
     const h = await startTrigger(prefix);
     const sendAndCount = async (orderId: string) => {
-      await sendEvents(prefix, [placedOrder({ orderId })]);
-      // A marker event for a second, always-live flow proves the first event was processed.
-      await sendEvents(prefix, [placedOrder({ orderId: `${orderId}-marker`, metric: 'Marker' })]);
+      // A marker event for a second, always-live flow, after the event in the same partition
+      // (same profile, same key), proves the event was processed once its job is out.
+      const event = placedOrder({ orderId });
+      const marker = placedOrder({
+        orderId: `${orderId}-marker`,
+        metric: 'Marker',
+        profile: event.profile,
+      });
+      await sendEvents(prefix, [event, marker]);
       const jobs = await jobsOf(h, (j) =>
         j.some((x) => JSON.parse(x.body).order === `${orderId}-marker`),
       );
@@ -218,7 +224,9 @@ describe('trigger role', () => {
       event,
       event,
     ]);
-    await sendEvents(prefix, [placedOrder({ orderId: 'marker-1' })]);
+    // Markers share the event's profile (so its partition): once a marker's job is out, the
+    // events before it were processed.
+    await sendEvents(prefix, [placedOrder({ orderId: 'marker-1', profile: event.profile })]);
     let jobs = await jobsOf(h, (j) => j.some((x) => JSON.parse(x.body).order === 'marker-1'));
     expect(jobs.map((j) => JSON.parse(j.body).order).sort()).toEqual(['marker-1', 'once']);
 
@@ -226,7 +234,7 @@ describe('trigger role', () => {
     await h.stop();
     running.splice(running.indexOf(h), 1);
     h = await startTrigger(prefix);
-    await sendEvents(prefix, [event, placedOrder({ orderId: 'marker-2' })]);
+    await sendEvents(prefix, [event, placedOrder({ orderId: 'marker-2', profile: event.profile })]);
     jobs = await jobsOf(h, (j) => j.some((x) => JSON.parse(x.body).order === 'marker-2'));
     expect(jobs.filter((j) => JSON.parse(j.body).order === 'once')).toHaveLength(1);
   });
