@@ -8,6 +8,7 @@
 import dns from 'node:dns';
 import net from 'node:net';
 import { ConfigError, type ConfigProblem, DestinationRefusedError } from '../errors';
+import { BoundedCache } from './bounded-cache';
 
 export interface AddressClassification {
   allowed: boolean;
@@ -385,9 +386,6 @@ export interface CheckedUrl {
   readonly address?: string;
 }
 
-/** URLs whose check is remembered (cleared when full). */
-const MAX_CHECKED_URLS = 10_000;
-
 export class DestinationPolicy {
   readonly allowlist: Allowlist;
   readonly allowHttp: boolean;
@@ -397,7 +395,7 @@ export class DestinationPolicy {
    * a flow sends every job to the same few URLs: remembering it spares a parse per attempt.
    * Refusals are not kept (they are rare and end in the DLQ).
    */
-  private readonly checkedUrls = new Map<string, CheckedUrl>();
+  private readonly checkedUrls = new BoundedCache<string, CheckedUrl>(10_000);
 
   constructor(options: DestinationPolicyOptions = {}) {
     const given = options.allowlist;
@@ -416,13 +414,7 @@ export class DestinationPolicy {
    */
   checkUrl(input: string | URL): CheckedUrl {
     if (typeof input !== 'string') return this.checkUrlOnce(input);
-    let checked = this.checkedUrls.get(input);
-    if (checked === undefined) {
-      checked = this.checkUrlOnce(input);
-      if (this.checkedUrls.size >= MAX_CHECKED_URLS) this.checkedUrls.clear();
-      this.checkedUrls.set(input, checked);
-    }
-    return checked;
+    return this.checkedUrls.get(input, (text) => this.checkUrlOnce(text));
   }
 
   private checkUrlOnce(input: string | URL): CheckedUrl {

@@ -18,6 +18,7 @@ import {
   RetriesExhaustedError,
   SigningSecretError,
 } from '../errors';
+import { BoundedCache } from './bounded-cache';
 import type { CircuitBreaker } from './circuit-breaker';
 import type { HostLimiter } from './host-limiter';
 import {
@@ -140,22 +141,17 @@ export function signedHeaders(
 }
 
 /** Hosts (host[:port]) of recently seen URLs: every job of a flow goes to the same few. */
-const urlHosts = new Map<string, string>();
-const MAX_URL_HOSTS = 10_000;
+const urlHosts = new BoundedCache<string, string>(10_000);
 
 /** The URL's host[:port] (the key of per-host limits and circuits); throws for a bad URL. */
 function destinationHost(url: string): string {
-  let host = urlHosts.get(url);
-  if (host === undefined) {
+  return urlHosts.get(url, (text) => {
     try {
-      host = new URL(url).host;
+      return new URL(text).host;
     } catch {
       throw new DestinationRefusedError('destination URL is not a valid absolute URL');
     }
-    if (urlHosts.size >= MAX_URL_HOSTS) urlHosts.clear();
-    urlHosts.set(url, host);
-  }
-  return host;
+  });
 }
 
 // Records carry three or four timestamps per attempt; most fall in the same second, so the

@@ -10,30 +10,24 @@
 // the same webhook-id, and the next request starts a new thread.
 
 import fs from 'node:fs';
-import type https from 'node:https';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SenderThreadError } from '../errors';
-import type { AttemptResult, Sender, SendRequest } from './http-sender';
+import type { AttemptResult, Sender, SendRequest, WebhookSenderOptions } from './http-sender';
 
-/** What a thread needs to build its WebhookSender (structured-clone safe: no functions). */
-export interface SenderThreadOptions {
-  /** FLOWHOOK_DESTINATION_ALLOWLIST entries. */
+/**
+ * What a thread needs to build its WebhookSender, structured-clone safe: the policy travels as
+ * its settings (FLOWHOOK_DESTINATION_ALLOWLIST entries, FLOWHOOK_ALLOW_HTTP).
+ */
+export type SenderThreadOptions = Omit<WebhookSenderOptions, 'policy'> & {
   allowlist: readonly string[];
   allowHttp: boolean;
-  timeoutMs?: number;
-  maxSockets?: number;
-  maxResponseBytes?: number;
-  maxBodyBytes?: number;
-  userAgent?: string;
-  /** Extra TLS options for the https agent (e.g. `ca` in tests). */
-  tls?: https.AgentOptions;
-}
+};
 
-export interface SenderPoolOptions extends SenderThreadOptions {
+export type SenderPoolOptions = SenderThreadOptions & {
   /** Threads; at least 1. */
   threads: number;
-}
+};
 
 /** main → thread */
 export interface SendMessage {

@@ -7,6 +7,7 @@
 
 import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { SigningSecretError } from '../errors';
+import { BoundedCache } from './bounded-cache';
 
 export interface SignatureHeaders {
   'webhook-id': string;
@@ -50,21 +51,11 @@ export function parseSigningSecrets(text: string | undefined): string[] {
 
 /**
  * Decoded keys of the secrets signed with recently, so that a secret is not validated and
- * base64-decoded again for every attempt. Keyed by the secret text; bounded (cleared when
- * full) so that rotated-out secrets do not pile up.
+ * base64-decoded again for every attempt.
  */
-const signingKeys = new Map<string, KeyObject>();
-const MAX_CACHED_KEYS = 64;
-
-function signingKey(secret: string): KeyObject {
-  let key = signingKeys.get(secret);
-  if (key === undefined) {
-    key = createSecretKey(decodeSigningSecret(secret));
-    if (signingKeys.size >= MAX_CACHED_KEYS) signingKeys.clear();
-    signingKeys.set(secret, key);
-  }
-  return key;
-}
+const signingKeys = new BoundedCache<string, KeyObject>(64);
+const signingKey = (secret: string): KeyObject =>
+  signingKeys.get(secret, (s) => createSecretKey(decodeSigningSecret(s)));
 
 function hmac(
   key: Buffer | KeyObject,

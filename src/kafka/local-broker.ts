@@ -320,7 +320,8 @@ async function waitForAdmin(
   throw new Error(`no answer from the admin client within ${timeoutMs} ms (${String(lastError)})`);
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (a zombie counts until it is reaped). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

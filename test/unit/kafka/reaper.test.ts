@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { alive } from '../../../src/kafka/local-broker';
 import { waitFor } from '../../support/wait';
 
 // The reaper guards a local broker against its owner being SIGKILLed. Here the owner is a real
@@ -20,15 +21,6 @@ if (process.argv[3] === 'stop-reaper') stopReaper(reaper);
 process.stdout.write(JSON.stringify({ guarded: guarded.pid, reaper }) + '\\n');
 setInterval(() => undefined, 1000);
 `;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const started: { owner: ChildProcess; guarded?: number }[] = [];
 afterEach(() => {
