@@ -128,16 +128,8 @@ export function signedHeaders(
     headers['webhook-timestamp'] = String(timestamp);
     return headers;
   }
-  const signature = signPayload({
-    id,
-    timestamp,
-    body: prepared.body,
-    secrets: prepared.signingSecrets,
-  });
-  headers['webhook-id'] = signature['webhook-id'];
-  headers['webhook-timestamp'] = signature['webhook-timestamp'];
-  headers['webhook-signature'] = signature['webhook-signature'];
-  return headers;
+  const secrets = prepared.signingSecrets;
+  return Object.assign(headers, signPayload({ id, timestamp, body: prepared.body, secrets }));
 }
 
 /** Hosts (host[:port]) of recently seen URLs: every job of a flow goes to the same few. */

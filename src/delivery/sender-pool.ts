@@ -69,12 +69,12 @@ function lostResult(message: string): AttemptResult {
 }
 
 export class SenderPool implements Sender {
+  /** A slot per thread; empty until its first request, and again after its thread died. */
   private readonly threads: (SenderThread | undefined)[];
+  private readonly threadOptions: SenderThreadOptions;
   private readonly script = threadScript();
   private nextId = 0;
   private closing: Promise<void> | undefined;
-
-  private readonly threadOptions: SenderThreadOptions;
 
   constructor({ threads, ...threadOptions }: SenderPoolOptions) {
     if (!Number.isInteger(threads) || threads < 1) {
