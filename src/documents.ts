@@ -45,6 +45,18 @@ export interface Profile {
   properties?: JsonObject;
 }
 
+/** The profile's standard string fields (everything but location and properties). */
+export const PROFILE_STRING_FIELDS: readonly (keyof Profile)[] = [
+  'id',
+  'email',
+  'phone_number',
+  'external_id',
+  'first_name',
+  'last_name',
+  'organization',
+  'title',
+];
+
 /** Canonical event, after decoding any accepted input form. */
 export interface FlowhookEvent {
   id: string;

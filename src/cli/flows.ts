@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { Message } from 'kafkajs';
 import { loadConfig } from '../config/load';
 import { decodeEvent } from '../events/decode';
 import { schemaRegistryDecoder } from '../events/registry';
@@ -204,6 +205,18 @@ async function flowsTopic(): Promise<CliKafka> {
   return cli;
 }
 
+/** Produces flow documents (or tombstones) to flowhook.flows, acknowledged by all replicas. */
+async function sendToFlowsTopic(messages: Message[]): Promise<void> {
+  const { kafka, topics } = await flowsTopic();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    await producer.send({ topic: topics.flows, acks: -1, messages });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
 const apply: Command = async (argv, io) => {
   const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
   if (positionals.length === 0) throw new UsageError('flows apply FILE…');
@@ -212,18 +225,7 @@ const apply: Command = async (argv, io) => {
     io.err('nothing applied: fix the errors above first');
     return 1;
   }
-  const { kafka, topics } = await flowsTopic();
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  try {
-    await producer.send({
-      topic: topics.flows,
-      acks: -1,
-      messages: docs.map((doc) => ({ key: docId(doc), value: JSON.stringify(doc) })),
-    });
-  } finally {
-    await producer.disconnect();
-  }
+  await sendToFlowsTopic(docs.map((doc) => ({ key: docId(doc), value: JSON.stringify(doc) })));
   for (const doc of docs) io.out(`applied ${docId(doc)}`);
   return 0;
 };
@@ -231,18 +233,7 @@ const apply: Command = async (argv, io) => {
 const del: Command = async (argv, io) => {
   const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
   if (positionals.length === 0) throw new UsageError('flows delete ID…');
-  const { kafka, topics } = await flowsTopic();
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  try {
-    await producer.send({
-      topic: topics.flows,
-      acks: -1,
-      messages: positionals.map((id) => ({ key: id, value: null })),
-    });
-  } finally {
-    await producer.disconnect();
-  }
+  await sendToFlowsTopic(positionals.map((id) => ({ key: id, value: null })));
   for (const id of positionals) io.out(`deleted ${id}`);
   return 0;
 };

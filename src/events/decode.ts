@@ -30,7 +30,14 @@ import { createHash } from 'node:crypto';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import eventSchema from '../../schemas/event.schema.json';
-import type { FlowhookEvent, JsonObject, JsonValue, Profile, ProfileLocation } from '../documents';
+import {
+  type FlowhookEvent,
+  type JsonObject,
+  type JsonValue,
+  type Profile,
+  PROFILE_STRING_FIELDS,
+  type ProfileLocation,
+} from '../documents';
 import { EventDecodeError } from '../errors';
 import { formatAjvErrors, type PathProblem } from '../flows/json-path';
 import { profileKey } from './profile-key';
@@ -431,23 +438,12 @@ function finish(
 
 // ---- normalization ------------------------------------------------------------------------------
 
-const PROFILE_STRINGS = [
-  'id',
-  'email',
-  'phone_number',
-  'external_id',
-  'first_name',
-  'last_name',
-  'organization',
-  'title',
-] as const;
-
 function normalizeProfile(
   p: Record<string, unknown>,
   framed: boolean,
 ): Profile & Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of PROFILE_STRINGS) {
+  for (const k of PROFILE_STRING_FIELDS) {
     const v = p[k];
     if (v === null || v === undefined) continue;
     if (

@@ -40,7 +40,7 @@
 //     others need data flowhook does not have and are refused at validation with a message.
 
 import { createHash } from 'node:crypto';
-import { LOCATION_FIELDS, type Profile } from '../documents';
+import { LOCATION_FIELDS, type Profile, PROFILE_STRING_FIELDS } from '../documents';
 import { profileKey } from '../events/profile-key';
 import { checkRegexSafety, type RegexSafetyOptions } from './regex-safety';
 import type {
@@ -646,17 +646,7 @@ export function asTime(v: unknown): number | null {
 
 type ProfileReader = (profile: Profile) => unknown;
 
-const WELL_KNOWN = new Set([
-  'id',
-  'email',
-  'phone_number',
-  'external_id',
-  'first_name',
-  'last_name',
-  'organization',
-  'title',
-  'location',
-]);
+const WELL_KNOWN = new Set<string>([...PROFILE_STRING_FIELDS, 'location']);
 const LEGACY: Record<string, string[]> = {
   $email: ['email'],
   $phone_number: ['phone_number'],

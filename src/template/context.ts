@@ -1,21 +1,12 @@
 // What a template sees: `person` (and the profile's standard fields as bare names), `event`,
 // `organization`, `flow` and `now`. Nothing else is reachable.
-import { LOCATION_FIELDS, type Profile } from '../documents';
+import { LOCATION_FIELDS, type Profile, PROFILE_STRING_FIELDS } from '../documents';
 import type { OrganizationInfo, TemplateInput } from './types';
 import { MappingView, getMember, isPlainObject } from './values';
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
-const PROFILE_FIELDS: ReadonlySet<string> = new Set([
-  'id',
-  'email',
-  'phone_number',
-  'external_id',
-  'first_name',
-  'last_name',
-  'organization',
-  'title',
-]);
+const PROFILE_FIELDS: ReadonlySet<string> = new Set(PROFILE_STRING_FIELDS);
 
 /** Klaviyo's other spellings of profile fields: `$`-prefixed (legacy API) and capitalised. */
 const PERSON_ALIASES: ReadonlyMap<string, string> = new Map([
