@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { ConfigError, type ConfigProblem } from '../errors';
 import {
   ROLE_NAMES,
@@ -35,6 +35,9 @@ export interface FlowhookConfig {
   /** Either explicit topic names or one regular expression. */
   eventTopics: string[] | RegExp;
   instanceId: string;
+  /** Local state-store directory, `~` expanded. */
+  stateDir: string;
+  commitIntervalMs: number;
   roles: RoleName[];
   http: { port: number; host: string };
   shutdownGraceMs: number;
@@ -329,6 +332,8 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
     createTopics: bool('FLOWHOOK_CREATE_TOPICS'),
     eventTopics,
     instanceId: str('FLOWHOOK_INSTANCE_ID') ?? hostname(),
+    stateDir: expandHome(str('FLOWHOOK_STATE_DIR') ?? '~/.cache/flowhook/state'),
+    commitIntervalMs: num('FLOWHOOK_COMMIT_INTERVAL'),
     roles: roles.includes('all') ? [...ROLE_NAMES] : (roles as RoleName[]),
     http: { port: num('FLOWHOOK_HTTP_PORT'), host: str('FLOWHOOK_HTTP_HOST') ?? '0.0.0.0' },
     shutdownGraceMs: num('FLOWHOOK_SHUTDOWN_GRACE'),
@@ -383,4 +388,8 @@ export function loadConfig(
   const fromEnv: RawSettings = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) fromEnv[k] = v;
   return buildConfig({ ...fromFile, ...fromEnv });
+}
+
+function expandHome(path: string): string {
+  return path === '~' || path.startsWith('~/') ? homedir() + path.slice(1) : path;
 }

@@ -138,6 +138,20 @@ export const SETTINGS = [
     description:
       "Stable id of this replica (default: the host name); part of the transactional id, so a restarted replica fences its predecessor's open transaction.",
   },
+  {
+    name: 'FLOWHOOK_STATE_DIR',
+    type: { kind: 'string' },
+    default: '~/.cache/flowhook/state',
+    description:
+      'Directory of the local state-store copies (LMDB, with changelog checkpoints); a lost directory is rebuilt from the changelog topics. Mount a volume here.',
+  },
+  {
+    name: 'FLOWHOOK_COMMIT_INTERVAL',
+    type: { kind: 'duration' },
+    default: '100ms',
+    description:
+      'Longest a processed record waits for its commit under load (an idle input commits at once); one interval for every role.',
+  },
   // ---- service ----
   {
     name: 'FLOWHOOK_ROLES',

@@ -1,10 +1,17 @@
 // The delay role: consumes every tier topic (`<prefix>retry.<tier>`, `<prefix>delays.<tier>`) and
 // forwards each message to its `flowhook-target` topic once `flowhook-not-before` has passed.
 //
-// Per partition it forwards the due messages at the head of the batch and, at the first message
-// not yet due, pauses that partition only (the others keep flowing) and resumes it with a timer
-// at the head's due time. Forwarding and the consumed offsets commit in one Kafka transaction,
-// so a message is forwarded exactly once even across crashes and rebalances.
+// Every message on tier T waits exactly T from when it was written (its record timestamp), so
+// a tier partition is FIFO by that tier-due time and only its head is ever waited for: at the
+// first message whose tier-due time is ahead, that partition alone pauses until then. Once a
+// message's tier time is up, what is left of its wait decides: nothing left → forward to the
+// target; less than the smallest tier → wait at the head for that remainder (under 1 s);
+// otherwise → hop to the largest tier not longer than the remainder. So no message ever waits
+// behind a longer wait (a 1-minute retry written after a 6-hour one is on another tier).
+//
+// Forwarding, hops and consumed offsets commit in one transaction per task and commit
+// interval (src/kafka/processor.ts), so a message is forwarded exactly once even across
+// crashes and rebalances.
 //
 // A message without a target cannot be forwarded: it goes to the DLQ with the raw value (never
 // dropped, never a crash). A target that is not one of flowhook's own existing topics would fail
@@ -12,18 +19,13 @@
 // unreadable not-before means "due now" (deliverAttempt itself never sends before a job's
 // not_before).
 
-import type { Admin, KafkaMessage } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import { TopicSchemaError } from '../errors';
-import {
-  BatchConsumer,
-  type BatchInput,
-  type BatchResult,
-  type Outbox,
-} from '../kafka/batch-consumer';
+import { StreamProcessor, type ProcessorContext, type ProcessorRecord } from '../kafka/processor';
 import { DELAY_TIERS, type DelayTier } from '../kafka/topics';
 import type { Role, RoleContext } from '../service/role';
 import { rejectedMessage } from '../delivery/dead-letter';
-import { readDelayHeaders, withoutDelayHeaders } from './message';
+import { DELAY_TIER_MS, delayedMessage, readDelayHeaders, withoutDelayHeaders } from './message';
 
 /** Consumer group of a role: `flowhook-<role>` for the default prefix, `<prefix stem>-<role>` else. */
 export function roleGroupId(topicPrefix: string, role: string): string {
@@ -34,30 +36,22 @@ export function roleGroupId(topicPrefix: string, role: string): string {
 export interface DelayRoleOptions {
   /** Default roleGroupId(prefix, 'delay') = `flowhook-delay`. */
   groupId?: string;
-  /** Longest a fetch waits for data; bounds how late a resumed partition is read. Default 500. */
+  /** Longest a fetch waits for data when idle. Default 100 ms. */
   maxWaitTimeMs?: number;
-  /** Longest single resume timer; longer waits re-check. Default 1 h. */
-  maxTimerMs?: number;
 }
 
 type Queue = 'retry' | 'delays';
 
-interface PausedPartition {
-  timer: NodeJS.Timeout;
-  dueMs: number;
-}
+const SMALLEST_TIER_MS = Math.min(...DELAY_TIER_MS.values());
 
 export class DelayRole implements Role {
   readonly name = 'delay' as const;
   readonly groupId: string;
-  private readonly consumer: BatchConsumer;
-  private readonly tiers = new Map<string, { queue: Queue; tier: DelayTier }>();
-  private readonly paused = new Map<string, PausedPartition>();
-  private readonly maxTimerMs: number;
+  readonly processor: StreamProcessor;
+  private readonly tiers = new Map<string, { queue: Queue; tier: DelayTier; ms: number }>();
   private admin: Admin | undefined;
   private knownTopics = new Set<string>();
   private topicsListedAt = 0;
-  private stopping = false;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -66,19 +60,21 @@ export class DelayRole implements Role {
   ) {
     const { config, topics } = ctx;
     this.groupId = options.groupId ?? roleGroupId(config.topicPrefix, 'delay');
-    this.maxTimerMs = options.maxTimerMs ?? 3_600_000;
     for (const tier of DELAY_TIERS) {
-      this.tiers.set(topics.retry(tier), { queue: 'retry', tier });
-      this.tiers.set(topics.delays(tier), { queue: 'delays', tier });
+      const ms = DELAY_TIER_MS.get(tier) as number;
+      this.tiers.set(topics.retry(tier), { queue: 'retry', tier, ms });
+      this.tiers.set(topics.delays(tier), { queue: 'delays', tier, ms });
     }
-    this.consumer = new BatchConsumer(
+    this.processor = new StreamProcessor(
       {
         groupId: this.groupId,
         topics: [...this.tiers.keys()],
-        mode: 'exactly-once',
-        transactionalId: `${this.groupId}-${config.instanceId}`,
-        maxWaitTimeMs: options.maxWaitTimeMs ?? 500,
+        stores: [],
+        stateDir: `${config.stateDir}/${config.instanceId}`,
+        commitIntervalMs: config.commitIntervalMs,
+        maxWaitTimeMs: options.maxWaitTimeMs,
         sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+        onPausedChange: (n) => ctx.metrics.delayPausedPartitions.set(n),
       },
       { kafka: ctx.kafka, logger: ctx.logger, metrics: ctx.metrics },
     );
@@ -88,114 +84,116 @@ export class DelayRole implements Role {
     this.admin = this.ctx.kafka.admin();
     await this.admin.connect();
     await this.refreshTopics();
-    await this.consumer.start((batch, outbox) => this.handle(batch, outbox));
+    await this.processor.start({ process: (record, context) => this.handle(record, context) });
   }
 
   isReady(): boolean {
-    return this.consumer.isReady();
+    return this.processor.isReady();
   }
 
   failure(): Error | undefined {
-    return this.consumer.crashError;
+    return this.processor.failure();
   }
 
-  /** Partitions currently paused, as `topic:partition` → due time (ms). For tests and logs. */
+  /** Partitions paused until their head is due, as `topic:partition` → due time (ms). */
   pausedPartitions(): ReadonlyMap<string, number> {
-    return new Map([...this.paused].map(([k, v]) => [k, v.dueMs]));
+    return this.processor.pausedPartitions();
   }
 
-  private async handle(batch: BatchInput, outbox: Outbox): Promise<BatchResult> {
-    const source = this.tiers.get(batch.topic);
-    let processed = 0;
-    for (const message of batch.messages) {
-      if (!batch.isRunning()) break;
-      const headers = readDelayHeaders(message.headers);
-      if (!headers.ok) {
-        this.reject(outbox, batch, message, 'target_missing', 'no flowhook-target header');
-        processed += 1;
-        continue;
-      }
-      const now = Date.now();
-      if (headers.notBefore !== undefined && headers.notBefore > now) {
-        this.pauseUntil(batch, headers.notBefore);
-        break;
-      }
-      if (!(await this.isForwardable(headers.target))) {
-        this.reject(
-          outbox,
-          batch,
-          message,
-          'target_invalid',
-          `flowhook-target ${JSON.stringify(headers.target)} is not an existing topic with prefix ${JSON.stringify(this.ctx.config.topicPrefix)}`,
-        );
-        processed += 1;
-        continue;
-      }
-      if (headers.notBefore === undefined) {
-        this.ctx.logger.warn(
-          { topic: batch.topic, partition: batch.partition, offset: message.offset },
-          'delayed message without a readable flowhook-not-before: forwarding it as due',
-        );
-      }
-      outbox.send(headers.target, {
-        key: message.key,
-        value: message.value,
-        headers: withoutDelayHeaders(message.headers),
-      });
-      if (source) {
-        this.ctx.metrics.delayForwarded.inc({ queue: source.queue, tier: source.tier });
-        if (headers.notBefore !== undefined) {
-          this.ctx.metrics.delayLateness.observe(
-            { queue: source.queue },
-            Math.max(0, now - headers.notBefore) / 1000,
-          );
-        }
-      }
-      processed += 1;
+  private async handle(record: ProcessorRecord, context: ProcessorContext): Promise<void> {
+    const source = this.tiers.get(record.topic);
+    const headers = readDelayHeaders(record.headers);
+    if (!headers.ok) {
+      this.reject(context, record, 'target_missing', 'no flowhook-target header');
+      return;
     }
-    return { processed };
+    const now = context.now();
+    const { notBefore } = headers;
+    const tierDue = source ? record.timestamp + source.ms : now;
+    const due = notBefore === undefined || notBefore <= now;
+    if (!due && tierDue > now) {
+      context.pauseUntil(Math.min(tierDue, notBefore ?? tierDue));
+      return;
+    }
+    const remaining = (notBefore ?? now) - now;
+    if (remaining > 0 && remaining < SMALLEST_TIER_MS) {
+      context.pauseUntil(notBefore as number);
+      return;
+    }
+    if (!(await this.isForwardable(headers.target))) {
+      this.reject(
+        context,
+        record,
+        'target_invalid',
+        `flowhook-target ${JSON.stringify(headers.target)} is not an existing topic with prefix ${JSON.stringify(this.ctx.config.topicPrefix)}`,
+      );
+      return;
+    }
+    const queue = source?.queue ?? 'retry';
+    if (remaining > 0) {
+      // Hop: the largest tier not longer than what is left of the wait.
+      const hop = delayedMessage(
+        {
+          target: headers.target,
+          notBefore: notBefore as number,
+          key: record.key,
+          value: record.value,
+          headers: record.headers,
+        },
+        queue === 'retry' ? this.ctx.topics.retry : this.ctx.topics.delays,
+        undefined,
+        now,
+      );
+      context.emit(hop.topic, hop.message);
+      this.ctx.metrics.delayScheduled.inc({ queue, tier: hop.tier });
+      return;
+    }
+    if (notBefore === undefined) {
+      this.ctx.logger.warn(
+        { topic: record.topic, partition: record.partition, offset: record.offset },
+        'delayed message without a readable flowhook-not-before: forwarding it as due',
+      );
+    }
+    context.emit(headers.target, {
+      key: record.key,
+      value: record.value,
+      headers: withoutDelayHeaders(record.headers),
+    });
+    if (source) {
+      this.ctx.metrics.delayForwarded.inc({ queue: source.queue, tier: source.tier });
+      if (notBefore !== undefined) {
+        this.ctx.metrics.delayLateness.observe(
+          { queue: source.queue },
+          Math.max(0, now - notBefore) / 1000,
+        );
+      }
+    }
   }
 
   private reject(
-    outbox: Outbox,
-    batch: BatchInput,
-    message: KafkaMessage,
+    context: ProcessorContext,
+    record: ProcessorRecord,
     reason: string,
     error: string,
   ): void {
     const code = new TopicSchemaError(error).code;
     this.ctx.logger.error(
-      { topic: batch.topic, partition: batch.partition, offset: message.offset, reason },
+      { topic: record.topic, partition: record.partition, offset: record.offset, reason },
       `delayed message cannot be forwarded: ${error}; sent to the DLQ`,
     );
     this.ctx.metrics.delayInvalid.inc({ reason });
     this.ctx.metrics.webhookDlq.inc({ reason: `delay_${reason}` });
-    outbox.send(
+    context.emit(
       this.ctx.topics.dlq,
       rejectedMessage({
         reason: `delay_${reason}`,
         errorCode: code,
         error,
-        topic: batch.topic,
-        partition: batch.partition,
-        message,
+        topic: record.topic,
+        partition: record.partition,
+        message: record.message,
       }),
     );
-  }
-
-  private pauseUntil(batch: BatchInput, dueMs: number): void {
-    batch.pause();
-    const id = `${batch.topic}:${batch.partition}`;
-    const previous = this.paused.get(id);
-    if (previous) clearTimeout(previous.timer);
-    const wait = Math.min(Math.max(0, dueMs - Date.now()), this.maxTimerMs);
-    const timer = setTimeout(() => {
-      this.paused.delete(id);
-      this.ctx.metrics.delayPausedPartitions.set(this.paused.size);
-      if (!this.stopping) this.consumer.resume(batch.topic, [batch.partition]);
-    }, wait);
-    this.paused.set(id, { timer, dueMs });
-    this.ctx.metrics.delayPausedPartitions.set(this.paused.size);
   }
 
   private async refreshTopics(): Promise<void> {
@@ -206,7 +204,7 @@ export class DelayRole implements Role {
 
   /**
    * One of flowhook's own topics (the prefix) that exists. An unknown name re-lists the topics
-   * (at most once a second); a failure to list throws, so the batch is retried, not rejected.
+   * (at most once a second); a failure to list throws, so the record is retried, not rejected.
    */
   private async isForwardable(target: string): Promise<boolean> {
     if (!target.startsWith(this.ctx.config.topicPrefix)) return false;
@@ -217,11 +215,7 @@ export class DelayRole implements Role {
 
   stop(): Promise<void> {
     this.closing ??= (async () => {
-      this.stopping = true;
-      for (const p of this.paused.values()) clearTimeout(p.timer);
-      this.paused.clear();
-      this.ctx.metrics.delayPausedPartitions.set(0);
-      await this.consumer.stop();
+      await this.processor.stop();
       await this.admin?.disconnect().catch(() => undefined);
     })();
     return this.closing;

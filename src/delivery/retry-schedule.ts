@@ -11,17 +11,14 @@
 // or buggy receiver cannot park a job for days.
 //
 // Tiers. A job waiting for its next attempt sits on `flowhook.retry.<tier>` with `not_before`
-// set. The tier is the largest one whose delay is ≤ the wanted delay (the smallest tier for
-// shorter waits). A tier consumer honours `not_before` exactly: it looks at the head of each
-// partition and pauses that partition until the head's `not_before`, then hands the job to
-// `deliverAttempt` (which itself refuses to send before `not_before`). Tiers only group jobs
-// with similar delays, so each partition is roughly FIFO by `not_before`; a job can be held
-// behind an earlier-appended head whose delay was longer, by at most the width of its tier
-// (next tier − its tier). The tiers are the ones src/kafka/topics.ts creates (DELAY_TIERS,
-// shared with flow delays); a unit test keeps the two lists equal. Pass another list to
-// `tierFor` / `deliverAttempt` (deps.tiers) to use finer tiers.
+// set: the largest tier whose length is <= the wanted delay (the smallest tier for shorter
+// waits). Every message on a tier waits exactly that tier's length before the delay role looks
+// at it again, so tiers are FIFO by due time; what is left of the wait then hops to a smaller
+// tier, and the last second waits at the head of its partition (src/delay/role.ts). No job is
+// held behind a longer wait. The tiers are DELAY_TIERS (src/kafka/topics.ts).
 
 import { ConfigError } from '../errors';
+import { DELAY_TIERS } from '../kafka/topics';
 
 const UNIT_MS: Record<string, number> = {
   ms: 1,
@@ -171,7 +168,7 @@ export interface RetryTier {
 }
 
 /** Fixed tiers, ascending. Names are the suffixes of the retry topics. */
-export const RETRY_TIERS: readonly RetryTier[] = ['5s', '1m', '10m', '1h', '6h'].map((name) => ({
+export const RETRY_TIERS: readonly RetryTier[] = DELAY_TIERS.map((name) => ({
   name,
   ms: parseDuration(name) as number,
 }));

@@ -17,6 +17,8 @@ export interface CompactedTopicReaderOptions {
   groupPrefix: string;
   /** Only these partitions are read and count for "caught up" (default: all). */
   partitions?: number[];
+  /** Start here instead of the beginning, per partition (a state store's checkpoint). */
+  from?: ReadonlyMap<number, bigint>;
 }
 
 /**
@@ -56,7 +58,15 @@ export class CompactedTopicReader {
       if (e.payload.topic === options.topic)
         this.advance(e.payload.partition, e.payload.lastOffset);
     });
-    const { partitions } = options;
+    const { partitions, from } = options;
+    if (from) {
+      for (const [p, offset] of from) this.handedOut.set(p, offset);
+      this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+        for (const [partition, offset] of from) {
+          this.consumer.seek({ topic: options.topic, partition, offset: offset.toString() });
+        }
+      });
+    }
     if (partitions) {
       // The throwaway group is assigned every partition; the others are paused as soon as it
       // joins (before its first fetch), so a trigger replica restoring its share of the state
@@ -85,7 +95,8 @@ export class CompactedTopicReader {
       for (const o of offsets) {
         if (this.options.partitions && !this.options.partitions.includes(o.partition)) continue;
         this.endOffsets.set(o.partition, BigInt(o.high));
-        this.positions.set(o.partition, BigInt(o.low));
+        const start = this.options.from?.get(o.partition);
+        this.positions.set(o.partition, start ?? BigInt(o.low));
       }
     } finally {
       await admin.disconnect();

@@ -3,12 +3,14 @@ import { KafkaPermissionError, KafkaUnavailableError } from '../errors';
 import type { Logger } from '../observability/logger';
 
 /**
- * Delay tiers shared by webhook retries (flowhook.retry.<tier>) and flow time delays
- * (flowhook.delays.<tier>). A message waits in the largest tier not longer than its remaining
- * delay, so each tier partition is close to FIFO by due time and its consumer only ever waits
- * for the head message.
+ * Delay tiers of webhook retries and circuit waits (flowhook.retry.<tier>; flowhook.delays.<tier>
+ * is still drained for records written by earlier versions: flow time delays are now durable
+ * timers of the trigger). Every message on tier T waits exactly T from when it was written, so
+ * each tier partition is FIFO by due time and the delay role only ever waits for its head; a
+ * longer wait hops from tier to tier (largest tier not longer than what remains), so nothing
+ * waits behind a longer wait.
  */
-export const DELAY_TIERS = ['5s', '1m', '10m', '1h', '6h'] as const;
+export const DELAY_TIERS = ['1s', '5s', '1m', '10m', '1h', '6h'] as const;
 export type DelayTier = (typeof DELAY_TIERS)[number];
 
 export interface TopicNames {
@@ -18,6 +20,8 @@ export interface TopicNames {
   deliveries: string;
   eventsDlq: string;
   state: string;
+  /** Changelog of the trigger's durable timers (flow time delays). */
+  timers: string;
   /** Flow walks whose time delay has elapsed, forwarded here by the delay role. */
   resume: string;
   retry(tier: DelayTier): string;
@@ -32,6 +36,7 @@ export function topicNames(prefix: string): TopicNames {
     deliveries: `${prefix}deliveries`,
     eventsDlq: `${prefix}events.dlq`,
     state: `${prefix}state`,
+    timers: `${prefix}timers`,
     resume: `${prefix}resume`,
     retry: (tier) => `${prefix}retry.${tier}`,
     delays: (tier) => `${prefix}delays.${tier}`,
@@ -65,6 +70,7 @@ export function ownedTopics(names: TopicNames, layout: TopicLayout): ITopicConfi
     // Flows are few and read whole by every trigger replica: one partition keeps their order.
     t(names.flows, COMPACTED, 1),
     t(names.state, COMPACTED),
+    t(names.timers, COMPACTED),
     t(names.jobs),
     t(names.resume),
     t(names.dlq, [{ name: 'retention.ms', value: String(30 * 86_400_000) }]),

@@ -46,6 +46,52 @@ export class FlowhookMetrics {
     registers: [this.registry],
   });
 
+  // ---- stream-processing kernel (src/kafka/processor.ts) ----
+  readonly commitDuration = new Histogram({
+    name: 'flowhook_commit_duration_seconds',
+    help: 'Time to commit one task: its outputs, changelog records and input offsets in one transaction.',
+    labelNames: ['group'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  readonly taskRecoveries = new Counter({
+    name: 'flowhook_task_recoveries_total',
+    help: 'Tasks that dropped their uncommitted work and went back to their last commit (reason: commit_failed, process_failed, rebalance).',
+    labelNames: ['group', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly producersReplaced = new Counter({
+    name: 'flowhook_producers_replaced_total',
+    help: 'Transactional producers replaced after a failed transaction (the new one fences the old).',
+    labelNames: ['group'] as const,
+    registers: [this.registry],
+  });
+  readonly restoringPartitions = new Gauge({
+    name: 'flowhook_state_restoring_partitions',
+    help: 'Assigned partitions whose state stores are being restored from their changelog.',
+    labelNames: ['group'] as const,
+    registers: [this.registry],
+  });
+  readonly stateRestored = new Counter({
+    name: 'flowhook_state_restored_records_total',
+    help: 'Changelog records applied to local state stores while restoring.',
+    labelNames: ['store'] as const,
+    registers: [this.registry],
+  });
+  readonly timersFired = new Counter({
+    name: 'flowhook_timers_fired_total',
+    help: 'Durable timers that fired.',
+    labelNames: ['group'] as const,
+    registers: [this.registry],
+  });
+  readonly timerLateness = new Histogram({
+    name: 'flowhook_timer_lateness_seconds',
+    help: 'How late a durable timer fired after its due time.',
+    labelNames: ['group'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+
   // ---- delivery ----
   readonly webhookAttempts = new Counter({
     name: 'flowhook_webhook_attempts_total',

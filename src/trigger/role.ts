@@ -1,5 +1,4 @@
 import type { Admin, KafkaMessage } from 'kafkajs';
-import { delayedMessage } from '../delay/message';
 import { roleGroupId } from '../delay/role';
 import type { FlowhookEvent } from '../documents';
 import { EventDecodeError, FlowhookError } from '../errors';
@@ -9,19 +8,16 @@ import { profileKey } from '../events/profile-key';
 import { schemaRegistryDecoder } from '../events/registry';
 import { FlowTable } from '../flows/flow-table';
 import type { CompiledFlow } from '../flows/types';
-import {
-  BatchConsumer,
-  type BatchInput,
-  type BatchResult,
-  type Outbox,
-} from '../kafka/batch-consumer';
 import { CompactedTopicReader } from '../kafka/compacted-reader';
+import { StreamProcessor, type ProcessorContext, type ProcessorRecord } from '../kafka/processor';
+import type { StoreSpec } from '../kafka/store';
+import type { Timer } from '../kafka/timers';
 import type { Role, RoleContext } from '../service/role';
 import type { OrganizationInfo } from '../template';
-import { decideEntries, decodeState, encodeState, type ProfileState } from './entry';
+import { decideEntries, decodeState, emptyState, encodeState, type ProfileState } from './entry';
 import { walkFlow, type DelayResume, type WalkResult } from './walk';
 
-/** Value of a flowhook.resume record: the walk to continue once a time delay has elapsed. */
+/** Value of a flowhook.resume record / payload of a delay timer: the walk to continue. */
 export interface ResumeRecord {
   resume: DelayResume;
   event: FlowhookEvent;
@@ -30,26 +26,35 @@ export interface ResumeRecord {
 /** Entry refusals that are not worth a skip count: the event was simply not for that flow. */
 const UNCOUNTED_REASONS = new Set(['trigger', 'flow_status']);
 
+/** The trigger's first state store: per-profile entry state (dedup, re-entry, entries). */
+export function entryStateStore(changelogTopic: string): StoreSpec<ProfileState> {
+  return {
+    name: 'entry-state',
+    changelogTopic,
+    codec: { encode: encodeState, decode: (bytes) => decodeState(bytes) ?? emptyState() },
+  };
+}
+
 /**
  * The trigger role: flow table from flowhook.flows (read to its end before any event), then
- * events → entry decisions → walks → jobs, exactly once. Jobs, event-DLQ records, state
- * updates, delay hand-offs and consumed offsets commit in one Kafka transaction per batch.
+ * events → entry decisions → walks → jobs, exactly once, on the stream-processing kernel.
  *
- * Per-profile state (dedup, re-entry) lives in the compacted flowhook.state topic, written to
- * the same partition number as the event it follows from, so the member that owns event
- * partition p owns state partition p and restores exactly that when p is assigned.
+ * Task p (partition p of every event topic and of flowhook.resume) owns partition p of two
+ * stores: the per-profile entry state (changelog flowhook.state, key = profile key) and the
+ * durable timers of flow time delays (changelog flowhook.timers). Jobs, event-DLQ records,
+ * store changes, timers and consumed offsets commit in one transaction per task and commit
+ * interval. Co-partitioning contract: events are keyed by the profile key, so all of one
+ * profile's events reach one partition and its state lives in that partition's stores.
  */
 export class TriggerRole implements Role {
   readonly name = 'trigger' as const;
   readonly table: FlowTable;
+  readonly processor: StreamProcessor;
   private readonly flowsReader: CompactedTopicReader;
-  private readonly events: BatchConsumer;
   private readonly registry: SchemaRegistryDecoder | undefined;
   private readonly organization: OrganizationInfo;
-  private readonly states = new Map<number, Map<string, ProfileState>>();
-  private restoring: Promise<void> | undefined;
+  private readonly state: StoreSpec<ProfileState>;
   private flowsLoaded = false;
-  private failed: Error | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly ctx: RoleContext) {
@@ -61,15 +66,18 @@ export class TriggerRole implements Role {
       { topic: topics.flows, groupPrefix: `${groupId}-flows` },
       logger,
     );
+    this.state = entryStateStore(topics.state);
     const eventTopics = config.eventTopics;
-    this.events = new BatchConsumer(
+    this.processor = new StreamProcessor(
       {
         groupId,
-        topics: Array.isArray(eventTopics) ? [...eventTopics, topics.resume] : eventTopics,
-        mode: 'exactly-once',
-        transactionalId: `${groupId}-${config.instanceId}`,
+        // flowhook.resume is read whatever the event topics are (names or a pattern).
+        topics: [...(Array.isArray(eventTopics) ? eventTopics : [eventTopics]), topics.resume],
+        stores: [this.state as StoreSpec<unknown>],
+        timersChangelogTopic: topics.timers,
+        stateDir: `${config.stateDir}/${config.instanceId}`,
+        commitIntervalMs: config.commitIntervalMs,
         sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-        onAssignment: (assignment) => this.onAssignment(assignment),
       },
       { kafka, logger, metrics: ctx.metrics },
     );
@@ -87,15 +95,25 @@ export class TriggerRole implements Role {
     this.flowsLoaded = true;
     this.ctx.logger.info({ flows: this.table.counts() }, 'flow table loaded');
     await this.checkCoPartitioning();
-    await this.events.start((batch, outbox) => this.processBatch(batch, outbox));
+    await this.processor.start({
+      process: (record, context) => this.process(record, context),
+      onTimer: (timer, context) => this.onTimer(timer, context),
+    });
   }
 
   isReady(): boolean {
-    return this.flowsLoaded && this.events.isReady();
+    return this.flowsLoaded && this.processor.isReady();
+  }
+
+  readiness(): Record<string, unknown> {
+    return {
+      flows_loaded: this.flowsLoaded,
+      restoring_partitions: this.processor.restoringPartitions(),
+    };
   }
 
   failure(): Error | undefined {
-    return this.failed ?? this.events.crashError;
+    return this.processor.failure();
   }
 
   private applyFlow(key: string | null, value: Buffer | null): void {
@@ -124,7 +142,7 @@ export class TriggerRole implements Role {
       metrics.flowsLoaded.set({ status }, n);
   }
 
-  /** State partition p must exist for every event partition p (see the class comment). */
+  /** Store partition p must exist for every event partition p (see the class comment). */
   private async checkCoPartitioning(): Promise<void> {
     const { kafka, topics, config } = this.ctx;
     const admin: Admin = kafka.admin();
@@ -134,14 +152,16 @@ export class TriggerRole implements Role {
       const eventTopics = Array.isArray(config.eventTopics)
         ? config.eventTopics.filter((t) => listed.includes(t))
         : listed.filter((t) => (config.eventTopics as RegExp).test(t));
-      const meta = await admin.fetchTopicMetadata({ topics: [topics.state, ...eventTopics] });
+      const meta = await admin.fetchTopicMetadata({
+        topics: [topics.state, topics.timers, ...eventTopics],
+      });
       const count = (t: string) => meta.topics.find((m) => m.name === t)?.partitions.length ?? 0;
-      const statePartitions = count(topics.state);
+      const statePartitions = Math.min(count(topics.state), count(topics.timers));
       const tooWide = eventTopics.filter((t) => count(t) > statePartitions);
       if (tooWide.length > 0) {
         throw new Error(
-          `event topics ${tooWide.join(', ')} have more partitions than ${topics.state} (${statePartitions}); ` +
-            'give the state topic at least as many partitions as the widest event topic',
+          `event topics ${tooWide.join(', ')} have more partitions than ${topics.state} and ${topics.timers} (${statePartitions}); ` +
+            'give the changelog topics at least as many partitions as the widest event topic',
         );
       }
     } finally {
@@ -149,112 +169,40 @@ export class TriggerRole implements Role {
     }
   }
 
-  private onAssignment(assignment: ReadonlyMap<string, number[]>): void {
-    const owned = new Set<number>();
-    for (const partitions of assignment.values()) for (const p of partitions) owned.add(p);
-    // Partitions given away lose their state here: another member now writes it, and if the
-    // partition comes back it is restored afresh from the topic.
-    for (const p of [...this.states.keys()]) if (!owned.has(p)) this.states.delete(p);
+  private async process(record: ProcessorRecord, context: ProcessorContext): Promise<void> {
+    const started = process.hrtime.bigint();
+    if (record.topic === this.ctx.topics.resume) this.resumeFromTopic(record, context);
+    else await this.processEvent(record, context);
+    this.ctx.metrics.eventDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
-  /** Restores the state of every assigned partition not restored yet, in one read. */
-  private async ensureState(partition: number): Promise<Map<string, ProfileState>> {
-    while (!this.states.has(partition)) {
-      if (!this.restoring) {
-        const wanted = new Set<number>([partition]);
-        for (const parts of this.events.assignment().values()) for (const p of parts) wanted.add(p);
-        for (const p of this.states.keys()) wanted.delete(p);
-        this.restoring = this.restore([...wanted]).finally(() => (this.restoring = undefined));
-      }
-      await this.restoring;
-    }
-    return this.states.get(partition)!;
-  }
-
-  private async restore(partitions: number[]): Promise<void> {
-    const started = Date.now();
-    const maps = new Map(partitions.map((p) => [p, new Map<string, ProfileState>()]));
-    const reader = new CompactedTopicReader(
-      this.ctx.kafka,
-      { topic: this.ctx.topics.state, groupPrefix: 'flowhook-state-restore', partitions },
-      this.ctx.logger,
-    );
-    try {
-      await reader.start((record) => {
-        const map = maps.get(record.partition);
-        if (!map || record.key === null) return;
-        const state = decodeState(record.value);
-        if (state) map.set(record.key, state);
-        else map.delete(record.key);
-      });
-    } finally {
-      await reader.stop();
-    }
-    for (const [p, map] of maps) this.states.set(p, map);
-    this.ctx.logger.info(
-      {
-        partitions,
-        profiles: [...maps.values()].reduce((n, m) => n + m.size, 0),
-        ms: Date.now() - started,
-      },
-      'state restored',
-    );
-  }
-
-  private async processBatch(batch: BatchInput, outbox: Outbox): Promise<BatchResult> {
-    const state = await this.ensureState(batch.partition);
-    // Changes are staged per batch and applied only once its transaction commits, so an
-    // aborted batch leaves the in-memory state exactly as the topic has it.
-    const staged = new Map<string, ProfileState>();
-    let processed = 0;
-    for (const message of batch.messages) {
-      if (!batch.isRunning()) break;
-      const started = process.hrtime.bigint();
-      if (batch.topic === this.ctx.topics.resume) this.resumeWalk(batch, message, outbox);
-      else await this.processEvent(batch, message, state, staged, outbox);
-      this.ctx.metrics.eventDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      processed += 1;
-    }
-    return {
-      processed,
-      onCommit: () => {
-        for (const [key, s] of staged) state.set(key, s);
-      },
-    };
-  }
-
-  private async processEvent(
-    batch: BatchInput,
-    message: KafkaMessage,
-    committed: Map<string, ProfileState>,
-    staged: Map<string, ProfileState>,
-    outbox: Outbox,
-  ): Promise<void> {
-    const { metrics, topics } = this.ctx;
+  private async processEvent(record: ProcessorRecord, context: ProcessorContext): Promise<void> {
+    const { metrics } = this.ctx;
     metrics.eventsConsumed.inc();
     let event: FlowhookEvent;
     try {
       event = (
-        await decodeEvent(message.value, {
+        await decodeEvent(record.value, {
           registry: this.registry,
-          receivedAt: new Date(Number(message.timestamp)),
+          receivedAt: new Date(record.timestamp),
         })
       ).event;
     } catch (err) {
-      // Retriable (registry unreachable): thrown on, the transaction aborts, the batch is retried.
+      // Retriable (registry unreachable): thrown on; the task goes back to its last commit
+      // and processes the record again after a backoff.
       if (err instanceof FlowhookError && err.retriable) throw err;
       const reason = err instanceof EventDecodeError ? err.reason : 'undecodable';
-      this.deadLetter(outbox, batch, message, reason, (err as Error).message);
+      this.deadLetter(context, record, reason, (err as Error).message);
       return;
     }
     const candidates = this.table.candidates(event);
     if (candidates.length === 0) return;
 
-    const now = new Date();
+    const now = new Date(context.now());
     // Decoding refuses events without a profile identifier, so the key is always there.
     const key = profileKey(event.profile) ?? '';
-    const before = staged.get(key) ?? committed.get(key) ?? null;
-    const entries = decideEntries(before, candidates, event, now);
+    const store = context.store(this.state);
+    const entries = decideEntries(store.get(key) ?? null, candidates, event, now);
     for (const { flow, decision } of entries.decisions) {
       if (!decision.enter && decision.reason && !UNCOUNTED_REASONS.has(decision.reason)) {
         metrics.flowSkips.inc({ flow_id: flow.id, reason: decision.reason });
@@ -270,26 +218,33 @@ export class TriggerRole implements Role {
         now,
         previousEntryAt: decision.previousEntryAt,
       });
-      this.emitWalk(flow, walk, event, outbox, { batch, message });
+      this.emitWalk(flow, walk, event, context, record);
     }
-    if (entries.changed) {
-      staged.set(key, entries.state);
-      outbox.send(topics.state, {
-        key,
-        value: encodeState(entries.state),
-        partition: batch.partition,
-      });
-    }
+    if (entries.changed) store.put(key, entries.state);
   }
 
-  private resumeWalk(batch: BatchInput, message: KafkaMessage, outbox: Outbox): void {
-    let record: ResumeRecord;
+  /** A delay timer fired: continue the walk after the delay. */
+  private onTimer(timer: Timer, context: ProcessorContext): void {
+    this.resume(timer.payload as ResumeRecord, context, undefined);
+  }
+
+  /** A resume record from flowhook.resume (written by the delay role of earlier versions). */
+  private resumeFromTopic(record: ProcessorRecord, context: ProcessorContext): void {
+    let resume: ResumeRecord;
     try {
-      record = JSON.parse(message.value?.toString('utf8') ?? '') as ResumeRecord;
+      resume = JSON.parse(record.value?.toString('utf8') ?? '') as ResumeRecord;
     } catch (err) {
-      this.deadLetter(outbox, batch, message, 'unreadable_resume', (err as Error).message);
+      this.deadLetter(context, record, 'unreadable_resume', (err as Error).message);
       return;
     }
+    this.resume(resume, context, record);
+  }
+
+  private resume(
+    record: ResumeRecord,
+    context: ProcessorContext,
+    source: ProcessorRecord | undefined,
+  ): void {
     const flow = this.table.get(record.resume.flow_id);
     if (!flow) {
       this.ctx.metrics.flowSkips.inc({ flow_id: record.resume.flow_id, reason: 'flow_gone' });
@@ -299,25 +254,25 @@ export class TriggerRole implements Role {
       flow,
       event: record.event,
       organization: this.organization,
-      now: new Date(),
+      now: new Date(context.now()),
       startAt: record.resume.resume_action_id,
       previousEntryAt: record.resume.previous_entry_at
         ? new Date(record.resume.previous_entry_at)
         : null,
     });
-    this.emitWalk(flow, walk, record.event, outbox, { batch, message });
+    this.emitWalk(flow, walk, record.event, context, source);
   }
 
   private emitWalk(
     flow: CompiledFlow,
     walk: WalkResult,
     event: FlowhookEvent,
-    outbox: Outbox,
-    source: { batch: BatchInput; message: KafkaMessage },
+    context: ProcessorContext,
+    source: ProcessorRecord | undefined,
   ): void {
     const { metrics, topics } = this.ctx;
     for (const job of walk.jobs) {
-      outbox.send(topics.jobs, {
+      context.emit(topics.jobs, {
         key: job.profile_id,
         value: JSON.stringify({ ...job, event_time: event.time }),
       });
@@ -333,14 +288,12 @@ export class TriggerRole implements Role {
           { flow_id: flow.id, action_id: step.actionId, event_id: event.id, error: step.detail },
           'webhook body did not render; event dead-lettered for this action',
         );
-        outbox.send(
+        context.emit(
           topics.eventsDlq,
           eventDeadLetter({
-            source: {
-              topic: source.batch.topic,
-              partition: source.batch.partition,
-              message: source.message,
-            },
+            source: source
+              ? { topic: source.topic, partition: source.partition, message: source.message }
+              : syntheticSource(topics.timers, context.partition, event),
             reason: 'render_error',
             error: step.detail ?? step.reason ?? 'render error',
             flowId: flow.id,
@@ -351,36 +304,32 @@ export class TriggerRole implements Role {
     }
     if (walk.delay) {
       metrics.flowDelays.inc({ flow_id: flow.id });
-      const record: ResumeRecord = { resume: walk.delay, event };
-      const delayed = delayedMessage(
-        {
-          target: topics.resume,
-          notBefore: walk.delay.resume_at,
-          key: walk.delay.profile_id,
-          value: JSON.stringify(record),
-        },
-        topics.delays,
-      );
-      outbox.send(delayed.topic, delayed.message);
+      const { delay } = walk;
+      const payload: ResumeRecord = { resume: delay, event };
+      context.timers.schedule({
+        id: `${delay.profile_id}|${delay.flow_id}|${delay.delay_action_id}|${delay.event_id}`,
+        due: Date.parse(delay.resume_at),
+        key: delay.profile_id,
+        payload,
+      });
     }
   }
 
   private deadLetter(
-    outbox: Outbox,
-    batch: BatchInput,
-    message: KafkaMessage,
+    context: ProcessorContext,
+    record: ProcessorRecord,
     reason: string,
     error: string,
   ): void {
     this.ctx.metrics.eventsInvalid.inc({ reason });
     this.ctx.logger.warn(
-      { topic: batch.topic, partition: batch.partition, offset: message.offset, reason, error },
+      { topic: record.topic, partition: record.partition, offset: record.offset, reason, error },
       'invalid event sent to the events DLQ',
     );
-    outbox.send(
+    context.emit(
       this.ctx.topics.eventsDlq,
       eventDeadLetter({
-        source: { topic: batch.topic, partition: batch.partition, message },
+        source: { topic: record.topic, partition: record.partition, message: record.message },
         reason,
         error,
       }),
@@ -389,9 +338,25 @@ export class TriggerRole implements Role {
 
   stop(): Promise<void> {
     this.closing ??= (async () => {
-      await this.events.stop();
+      await this.processor.stop();
       await this.flowsReader.stop();
     })();
     return this.closing;
   }
+}
+
+/**
+ * The DLQ source of a walk resumed by a delay timer: the triggering event in canonical JSON
+ * (replayable as it is), from the timers topic, with no offset of its own.
+ */
+function syntheticSource(topic: string, partition: number, event: FlowhookEvent) {
+  const message: KafkaMessage = {
+    key: Buffer.from(profileKey(event.profile) ?? ''),
+    value: Buffer.from(JSON.stringify(event)),
+    headers: {},
+    offset: '-1',
+    timestamp: String(Date.now()),
+    attributes: 0,
+  };
+  return { topic, partition, message };
 }

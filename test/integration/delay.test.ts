@@ -88,7 +88,7 @@ describe('delay role', () => {
         },
         h.topics.delays,
       );
-      expect(d.topic).toBe(h.topics.delays('5s'));
+      expect(d.topic).toBe(h.topics.delays('1s'));
       await produce(h.kafka, d.topic, [d.message]);
       await waitFor(() => target.arrivals.length >= 1, { what: 'forwarded message' });
       const [got] = target.arrivals;
@@ -101,7 +101,7 @@ describe('delay role', () => {
       expect(got!.headers[TARGET_HEADER]).toBeUndefined();
       const forwarded = await h.metrics.delayForwarded.get();
       expect(forwarded.values).toEqual([
-        expect.objectContaining({ labels: { queue: 'delays', tier: '5s' }, value: 1 }),
+        expect.objectContaining({ labels: { queue: 'delays', tier: '1s' }, value: 1 }),
       ]);
     } finally {
       await target.stop();

@@ -201,6 +201,8 @@ ConfigMap, which every installation renders.
 {{- define "flowhook.volumeMounts.common" -}}
 - name: tmp
   mountPath: /tmp
+- name: state
+  mountPath: {{ .Values.stateStore.mountPath }}
 {{- if include "flowhook.sasl.enabled" . }}
 - name: kafka-sasl
   mountPath: {{ include "flowhook.saslDir" . }}
@@ -217,6 +219,14 @@ ConfigMap, which every installation renders.
 - name: tmp
   emptyDir:
     sizeLimit: {{ .Values.tmpVolumeSizeLimit }}
+- name: state
+  {{- if .Values.stateStore.existingClaim }}
+  persistentVolumeClaim:
+    claimName: {{ .Values.stateStore.existingClaim }}
+  {{- else }}
+  emptyDir:
+    sizeLimit: {{ .Values.stateStore.sizeLimit }}
+  {{- end }}
 {{- if include "flowhook.sasl.enabled" . }}
 - name: kafka-sasl
   secret:

@@ -154,7 +154,7 @@ describe('Retry-After', () => {
 
 describe('tiers', () => {
   test('are fixed, ascending, and the topics the Kafka layer creates', () => {
-    expect(RETRY_TIERS.map((t) => t.name)).toEqual(['5s', '1m', '10m', '1h', '6h']);
+    expect(RETRY_TIERS.map((t) => t.name)).toEqual(['1s', '5s', '1m', '10m', '1h', '6h']);
     expect(RETRY_TIERS.map((t) => t.name)).toEqual([...DELAY_TIERS]);
     for (let i = 1; i < RETRY_TIERS.length; i += 1) {
       expect(RETRY_TIERS[i]?.ms).toBeGreaterThan(RETRY_TIERS[i - 1]?.ms as number);
@@ -162,8 +162,9 @@ describe('tiers', () => {
   });
 
   test.each([
-    [0, '5s'],
-    [4_999, '5s'],
+    [0, '1s'],
+    [4_999, '1s'],
+    [5_000, '5s'],
     [10 * S, '5s'],
     [59 * S, '5s'],
     [60 * S, '1m'],

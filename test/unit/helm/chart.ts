@@ -43,6 +43,7 @@ export function valueAt(values: JsonObject, key: string): Json | undefined {
 export const CHART_MANAGED_SETTINGS = [
   'FLOWHOOK_ROLES', // one Deployment per role
   'FLOWHOOK_INSTANCE_ID', // the pod name
+  'FLOWHOOK_STATE_DIR', // stateStore.mountPath
   'FLOWHOOK_HTTP_PORT', // containerPorts.http
   'FLOWHOOK_SHUTDOWN_GRACE', // shutdownGraceSeconds
   'KAFKA_SASL_PASSWORD', // never in a ConfigMap: kafka.sasl.* → KAFKA_SASL_PASSWORD_FILE

@@ -167,6 +167,24 @@ describe('helm/flowhook rendered manifests', () => {
     expect(count('ConfigMap')).toBe(3); // settings + dashboard + flows
   });
 
+  it.each([
+    ['default', 'emptyDir'],
+    ['all-on', 'persistentVolumeClaim'],
+  ] as const)(
+    '%s: every role mounts its state-store volume (%s) at FLOWHOOK_STATE_DIR',
+    (name, kind) => {
+      for (const d of ofKind<IDeployment>(name, 'Deployment')) {
+        const pod = podSpec(d);
+        const volume = pod.volumes?.find((v) => v.name === 'state');
+        expect(volume?.[kind]).toBeDefined();
+        const c = pod.containers[0];
+        const mount = c?.volumeMounts?.find((m) => m.name === 'state');
+        expect(mount?.mountPath).toBeDefined();
+        expect(envOf(c as IContainer).FLOWHOOK_STATE_DIR).toBe(mount?.mountPath);
+      }
+    },
+  );
+
   it.each(CASES)(
     '%s: pods are restricted, read-only and stop within their grace period',
     (name) => {

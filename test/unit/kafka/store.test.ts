@@ -1,0 +1,95 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  jsonCodec,
+  LocalStateDirectory,
+  StorePartition,
+  type StoreSpec,
+} from '../../../src/kafka/store';
+
+const spec: StoreSpec<{ n: number }> = {
+  name: 'counts',
+  changelogTopic: 'x.changelog',
+  codec: jsonCodec<{ n: number }>(),
+};
+
+let dir: string;
+let local: LocalStateDirectory;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'flowhook-store-'));
+  local = new LocalStateDirectory(dir);
+});
+afterEach(() => {
+  local.close();
+  LocalStateDirectory.remove(dir);
+});
+
+describe('StorePartition', () => {
+  it('reads its own uncommitted writes, and drops them on discard', () => {
+    const store = new StorePartition(spec, 0, local);
+    store.put('a', { n: 1 });
+    expect(store.get('a')).toEqual({ n: 1 });
+    expect(store.dirty).toBe(true);
+    store.discard();
+    expect(store.get('a')).toBeUndefined();
+    expect(local.checkpoint('counts', 0)).toBeUndefined();
+  });
+
+  it('writes one changelog record per key (the last write) to its own partition', () => {
+    const store = new StorePartition(spec, 3, local);
+    store.put('a', { n: 1 });
+    store.put('a', { n: 2 });
+    store.put('b', { n: 1 });
+    store.delete('b');
+    const records = store.changelogRecords();
+    expect(records).toEqual([
+      { key: 'a', value: Buffer.from('{"n":2}'), partition: 3 },
+      { key: 'b', value: null, partition: 3 },
+    ]);
+  });
+
+  it('keeps committed writes on disk with their checkpoint, across a reopen', () => {
+    const store = new StorePartition(spec, 1, local);
+    store.put('a', { n: 1 });
+    store.put('b', { n: 2 });
+    store.committed(42n);
+    expect(store.dirty).toBe(false);
+    local.close();
+    local = new LocalStateDirectory(dir);
+    const again = new StorePartition(spec, 1, local);
+    expect(again.get('a')).toEqual({ n: 1 });
+    expect(again.get('b')).toEqual({ n: 2 });
+    expect(local.checkpoint('counts', 1)).toBe(42n);
+    expect(local.checkpoint('counts', 0)).toBeUndefined();
+    // Partitions are apart.
+    expect(new StorePartition(spec, 0, local).get('a')).toBeUndefined();
+  });
+
+  it('ranges over disk and overlay in key order, with deletes and overwrites applied', () => {
+    const store = new StorePartition(spec, 0, local);
+    for (const k of ['b', 'd', 'f']) store.put(k, { n: 1 });
+    store.committed(3n);
+    store.put('a', { n: 2 });
+    store.put('d', { n: 2 });
+    store.delete('f');
+    store.put('e', { n: 2 });
+    expect([...store.range({})]).toEqual([
+      ['a', { n: 2 }],
+      ['b', { n: 1 }],
+      ['d', { n: 2 }],
+      ['e', { n: 2 }],
+    ]);
+    expect([...store.range({ start: 'b', end: 'e' })].map(([k]) => k)).toEqual(['b', 'd']);
+    expect([...store.range({ limit: 1 })].map(([k]) => k)).toEqual(['a']);
+  });
+
+  it('wipe forgets the data and the checkpoint', () => {
+    const store = new StorePartition(spec, 0, local);
+    store.put('a', { n: 1 });
+    store.committed(7n);
+    local.wipe('counts', 0);
+    expect(store.get('a')).toBeUndefined();
+    expect(local.checkpoint('counts', 0)).toBeUndefined();
+  });
+});
