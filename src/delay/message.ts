@@ -14,6 +14,8 @@ import { DELAY_TIERS, type DelayTier } from '../kafka/topics';
 
 export const NOT_BEFORE_HEADER = 'flowhook-not-before';
 export const TARGET_HEADER = 'flowhook-target';
+/** Set on what the delay role forwards: the tier topic it waited on (provenance). */
+export const DELAYED_FROM_HEADER = 'flowhook-delayed-from';
 const DELAY_HEADERS: ReadonlySet<string> = new Set([NOT_BEFORE_HEADER, TARGET_HEADER]);
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

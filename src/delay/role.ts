@@ -25,7 +25,13 @@ import { StreamProcessor, type ProcessorContext, type ProcessorRecord } from '..
 import { DELAY_TIERS, type DelayTier } from '../kafka/topics';
 import type { Role, RoleContext } from '../service/role';
 import { rejectedMessage } from '../delivery/dead-letter';
-import { DELAY_TIER_MS, delayedMessage, readDelayHeaders, withoutDelayHeaders } from './message';
+import {
+  DELAYED_FROM_HEADER,
+  DELAY_TIER_MS,
+  delayedMessage,
+  readDelayHeaders,
+  withoutDelayHeaders,
+} from './message';
 
 /** Consumer group of a role: `flowhook-<role>` for the default prefix, `<prefix stem>-<role>` else. */
 export function roleGroupId(topicPrefix: string, role: string): string {
@@ -157,7 +163,7 @@ export class DelayRole implements Role {
     context.emit(headers.target, {
       key: record.key,
       value: record.value,
-      headers: withoutDelayHeaders(record.headers),
+      headers: { ...withoutDelayHeaders(record.headers), [DELAYED_FROM_HEADER]: record.topic },
     });
     if (source) {
       this.ctx.metrics.delayForwarded.inc({ queue: source.queue, tier: source.tier });

@@ -216,8 +216,8 @@ export class DeliveryRole implements Role {
       {
         groupId: this.groupId,
         topics: [ctx.topics.jobs],
-        mode: 'at-least-once',
         partitionsConsumedConcurrently: concurrentBatches,
+        commitIntervalMs: config.commitIntervalMs,
         sessionTimeoutMs: config.kafka.sessionTimeoutMs,
         maxBytesPerPartition: options.maxBytesPerPartition ?? 256 * 1024,
       },
@@ -227,6 +227,7 @@ export class DeliveryRole implements Role {
       idempotent: true,
       maxInFlightRequests: 5,
       allowAutoTopicCreation: false,
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2000 },
     });
   }
 

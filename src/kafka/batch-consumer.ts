@@ -1,6 +1,7 @@
-import type { Consumer, Kafka, KafkaMessage, Message, Producer, Transaction } from 'kafkajs';
+import type { Consumer, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger';
 import type { FlowhookMetrics } from '../observability/metrics';
+import { isFatalKafkaError } from './errors';
 
 /** Messages a handler wants produced as the outcome of the batch it was given. */
 export class Outbox {
@@ -84,8 +85,6 @@ export interface BatchInput {
  */
 export interface BatchResult {
   processed: number;
-  /** Runs once the outcome is committed (not when it is aborted): apply in-memory changes here. */
-  onCommit?: () => void;
 }
 
 export type BatchHandler = (batch: BatchInput, outbox: Outbox) => Promise<BatchResult | void>;
@@ -94,19 +93,11 @@ export interface BatchConsumerOptions {
   groupId: string;
   topics: string[] | RegExp;
   fromBeginning?: boolean;
-  /**
-   * exactly-once: the outbox and the consumed offsets commit in one Kafka transaction
-   * (consume → produce exactly once), partitions are processed one at a time.
-   * at-least-once: the outbox is produced (acks=all, idempotent) and then offsets committed.
-   */
-  mode: 'exactly-once' | 'at-least-once';
-  /** Transactional id of the exactly-once producer: stable per replica, so a restart fences. */
-  transactionalId?: string;
   partitionsConsumedConcurrently?: number;
   sessionTimeoutMs?: number;
-  /** Called with the new assignment each time this member (re)joins its group. */
-  onAssignment?: (assignment: ReadonlyMap<string, number[]>) => void;
-  /** Longest a fetch waits for data; also bounds how long stop() waits for the fetch at hand. */
+  /** Longest a processed offset waits for its commit (an idle partition commits at once). */
+  commitIntervalMs?: number;
+  /** Longest a fetch waits for data when idle. */
   maxWaitTimeMs?: number;
   /**
    * Most bytes fetched per partition (kafkajs default 1 MiB). A handler that leaves part of a
@@ -122,88 +113,117 @@ export interface BatchConsumerDeps {
   metrics: FlowhookMetrics;
 }
 
+const RESTART_BACKOFF_MS = [500, 1000, 2000, 5000];
+
 /**
- * The consuming edge every role shares: kafkajs eachBatch with manual offsets, an outbox the
- * handler fills, and a commit that happens only after the outbox is durably produced — in the
- * same transaction when exactly-once. Readiness = the consumer has joined its group.
+ * The at-least-once consuming edge (the delivery role): kafkajs eachBatch with manual offsets
+ * and an outbox the handler fills. The outbox is produced (acks=all, idempotent) before the
+ * batch's offsets are marked; marked offsets are committed when the partition is drained and
+ * otherwise at least every commit interval. A crash kafkajs does not restart by itself (a
+ * member the coordinator forgot after a broker restart, say) gets a new consumer after a
+ * backoff; only what a restart cannot fix (authorisation) is reported as a failure.
+ * (Exactly-once roles use StreamProcessor.) Readiness = the consumer has joined its group.
  */
 export class BatchConsumer {
-  private readonly consumer: Consumer;
+  private consumer: Consumer;
   private readonly producer: Producer;
   private readonly logger: Logger;
+  private handler: BatchHandler | undefined;
   private joined = false;
-  private crashed: Error | undefined;
-  private started = false;
+  private fatal: Error | undefined;
   private closing: Promise<void> | undefined;
-  private assigned = new Map<string, number[]>();
+  private restarts = 0;
+  /** Offsets processed and produced but not committed yet, `topic:partition` → next offset. */
+  private pending = new Map<string, { topic: string; partition: number; offset: string }>();
+  private commitTimer: NodeJS.Timeout | undefined;
+  private committing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly options: BatchConsumerOptions,
     private readonly deps: BatchConsumerDeps,
   ) {
     this.logger = deps.logger.child({ group: options.groupId });
-    this.consumer = deps.kafka.consumer({
+    this.consumer = this.createConsumer();
+    this.producer = deps.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 5,
+      allowAutoTopicCreation: false,
+      // Unlimited retries keep kafkajs's idempotence guarantee; each try is still bounded.
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2000 },
+    });
+  }
+
+  private createConsumer(): Consumer {
+    const { options, deps } = this;
+    const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
+    const consumer = deps.kafka.consumer({
       groupId: options.groupId,
-      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: Math.max(500, Math.floor((options.sessionTimeoutMs ?? 30_000) / 10)),
-      maxWaitTimeInMs: options.maxWaitTimeMs ?? 1000,
+      sessionTimeout,
+      heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
+      maxWaitTimeInMs: options.maxWaitTimeMs ?? 100,
       maxBytesPerPartition: options.maxBytesPerPartition,
       // read_committed: never see the jobs of an aborted transaction.
       readUncommitted: false,
       allowAutoTopicCreation: false,
+      retry: {
+        retries: 8,
+        initialRetryTime: 300,
+        maxRetryTime: 5000,
+        restartOnFailure: async (err) => !isFatalKafkaError(err) && !this.closing,
+      },
     });
-    const exactlyOnce = options.mode === 'exactly-once';
-    if (exactlyOnce && !options.transactionalId) {
-      throw new Error('exactly-once consumption needs a transactionalId');
-    }
-    this.producer = deps.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: exactlyOnce ? 1 : 5,
-      transactionalId: exactlyOnce ? options.transactionalId : undefined,
-      allowAutoTopicCreation: false,
-    });
-    const { GROUP_JOIN, CRASH, END_BATCH_PROCESS, REBALANCING } = this.consumer.events;
-    this.consumer.on(GROUP_JOIN, (e) => {
+    const { GROUP_JOIN, CRASH, END_BATCH_PROCESS } = consumer.events;
+    consumer.on(GROUP_JOIN, (e) => {
       this.joined = true;
-      this.assigned = new Map(Object.entries(e.payload.memberAssignment));
-      options.onAssignment?.(this.assigned);
+      this.restarts = 0;
+      // Offsets of the previous generation are the coordinator's business now.
+      this.pending.clear();
       this.logger.info({ assignment: e.payload.memberAssignment }, 'joined consumer group');
     });
-    this.consumer.on(REBALANCING, () => this.logger.debug('rebalancing'));
-    this.consumer.on(CRASH, (e) => {
-      this.deps.metrics.kafkaErrors.inc({ kind: 'crash' });
-      if (!e.payload.restart) {
-        this.crashed = e.payload.error;
-        this.logger.error({ err: e.payload.error }, 'consumer crashed and will not restart');
-      } else {
-        this.logger.warn({ err: e.payload.error }, 'consumer error; restarting');
+    consumer.on(CRASH, (e) => {
+      if (consumer !== this.consumer) return;
+      this.joined = false;
+      deps.metrics.kafkaErrors.inc({ kind: 'crash' });
+      const err = e.payload.error;
+      if (e.payload.restart) {
+        this.logger.warn({ err }, 'consumer error; kafkajs restarts it');
+      } else if (isFatalKafkaError(err)) {
+        this.fatal = err;
+        this.logger.error({ err }, 'consumer stopped: a restart cannot fix this');
+      } else if (!this.closing) {
+        void this.replaceConsumer(err);
       }
     });
-    this.consumer.on(END_BATCH_PROCESS, (e) => {
+    consumer.on(END_BATCH_PROCESS, (e) => {
       const { topic, partition, offsetLag } = e.payload;
-      this.deps.metrics.consumerLag.set(
+      deps.metrics.consumerLag.set(
         { group: options.groupId, topic, partition: String(partition) },
         Number(offsetLag),
       );
     });
+    return consumer;
+  }
+
+  /** A crash kafkajs gave up on: a fresh consumer rejoins and resumes from the commits. */
+  private async replaceConsumer(err: Error): Promise<void> {
+    const backoff = RESTART_BACKOFF_MS[Math.min(this.restarts, RESTART_BACKOFF_MS.length - 1)];
+    this.restarts += 1;
+    this.logger.warn({ err, retry_in_ms: backoff }, 'consumer stopped; starting a new one');
+    await this.consumer.disconnect().catch(() => undefined);
+    await new Promise((r) => setTimeout(r, backoff));
+    if (this.closing || !this.handler) return;
+    this.pending.clear();
+    this.consumer = this.createConsumer();
+    await this.run(this.handler).catch((e: unknown) => this.replaceConsumer(e as Error));
   }
 
   isReady(): boolean {
-    return this.joined && !this.crashed && !this.closing;
+    return this.joined && !this.fatal && !this.closing;
   }
 
-  /** Set when the consumer crashed beyond kafkajs's own restarts: the process is unhealthy. */
+  /** Set when the consumer stopped for a reason a restart cannot fix: the process is unhealthy. */
   get crashError(): Error | undefined {
-    return this.crashed;
-  }
-
-  /** Partitions currently assigned to this member, by topic. */
-  assignment(): ReadonlyMap<string, number[]> {
-    return this.assigned;
-  }
-
-  pause(topic: string, partitions: number[]): void {
-    this.consumer.pause([{ topic, partitions }]);
+    return this.fatal;
   }
 
   resume(topic: string, partitions: number[]): void {
@@ -211,21 +231,23 @@ export class BatchConsumer {
   }
 
   async start(handler: BatchHandler): Promise<void> {
-    if (this.started) throw new Error('BatchConsumer already started');
-    this.started = true;
+    if (this.handler) throw new Error('BatchConsumer already started');
+    this.handler = handler;
     await this.producer.connect();
-    await this.consumer.connect();
-    await this.consumer.subscribe({
+    await this.run(handler);
+  }
+
+  private async run(handler: BatchHandler): Promise<void> {
+    const consumer = this.consumer;
+    await consumer.connect();
+    await consumer.subscribe({
       topics: Array.isArray(this.options.topics) ? this.options.topics : [this.options.topics],
       fromBeginning: this.options.fromBeginning ?? true,
     });
-    const exactlyOnce = this.options.mode === 'exactly-once';
-    await this.consumer.run({
+    await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: exactlyOnce
-        ? 1
-        : (this.options.partitionsConsumedConcurrently ?? 3),
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }) => {
         if (batch.messages.length === 0 || !isRunning() || isStale()) return;
         const started = process.hrtime.bigint();
@@ -251,23 +273,19 @@ export class BatchConsumer {
             throw new Error('a handler produced output for no processed message');
           return;
         }
-        const through = batch.messages[processed - 1].offset;
-        const next = (BigInt(through) + 1n).toString();
-        if (exactlyOnce) {
-          await this.commitTransaction(outbox, {
-            topic: batch.topic,
-            partitions: [{ partition: batch.partition, offset: next }],
-          });
-        } else {
-          for (const topicMessages of outbox.requests()) {
-            await this.producer.sendBatch({ topicMessages, acks: -1 });
-          }
-          await this.consumer.commitOffsets([
-            { topic: batch.topic, partition: batch.partition, offset: next },
-          ]);
+        const through = batch.messages[processed - 1]?.offset as string;
+        for (const topicMessages of outbox.requests()) {
+          await this.producer.sendBatch({ topicMessages, acks: -1 });
         }
-        result?.onCommit?.();
         resolveOffset(through);
+        this.pending.set(`${batch.topic}:${batch.partition}`, {
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: (BigInt(through) + 1n).toString(),
+        });
+        const drained = BigInt(through) + 2n >= BigInt(batch.highWatermark);
+        if (drained) await this.commit(consumer);
+        else this.scheduleCommit(consumer);
         await heartbeat();
         this.deps.metrics.batchDuration.observe(
           { group: this.options.groupId },
@@ -277,32 +295,42 @@ export class BatchConsumer {
     });
   }
 
-  private async commitTransaction(
-    outbox: Outbox,
-    offsets: { topic: string; partitions: { partition: number; offset: string }[] },
-  ): Promise<void> {
-    let tx: Transaction | undefined;
-    try {
-      tx = await this.producer.transaction();
-      for (const topicMessages of outbox.requests()) await tx.sendBatch({ topicMessages });
-      await tx.sendOffsets({ consumerGroupId: this.options.groupId, topics: [offsets] });
-      await tx.commit();
-    } catch (err) {
-      this.deps.metrics.transactionsAborted.inc({ group: this.options.groupId });
-      if (tx?.isActive()) await tx.abort().catch(() => undefined);
-      // Thrown on: kafkajs restarts the consumer from the last committed offsets, so the
-      // batch is processed again and nothing of the aborted transaction is visible.
-      throw err;
-    }
+  private scheduleCommit(consumer: Consumer): void {
+    if (this.commitTimer) return;
+    this.commitTimer = setTimeout(() => {
+      this.commitTimer = undefined;
+      void this.commit(consumer);
+    }, this.options.commitIntervalMs ?? 100);
   }
 
-  /** Idempotent and ordered: stop fetching (the batch at hand finishes), then disconnect. */
+  /**
+   * Commits every marked offset in one request. A refused commit (the group rebalanced) is
+   * not an error of ours: those records are delivered again, with the same webhook-id.
+   */
+  private commit(consumer: Consumer): Promise<void> {
+    this.committing = this.committing.then(async () => {
+      if (this.pending.size === 0 || consumer !== this.consumer) return;
+      const offsets = [...this.pending.values()];
+      this.pending = new Map();
+      try {
+        await consumer.commitOffsets(offsets);
+      } catch (err) {
+        if (isFatalKafkaError(err)) this.fatal = err as Error;
+        this.deps.metrics.kafkaErrors.inc({ kind: 'commit' });
+        this.logger.warn({ err }, 'offset commit refused; those records will be processed again');
+      }
+    });
+    return this.committing;
+  }
+
+  /** Idempotent and ordered: stop fetching (the batch at hand finishes), commit, disconnect. */
   stop(): Promise<void> {
     this.closing ??= (async () => {
-      await this.consumer
-        .stop()
-        .catch((err: unknown) => this.logger.warn({ err }, 'stopping consumer'));
-      await this.consumer
+      if (this.commitTimer) clearTimeout(this.commitTimer);
+      const consumer = this.consumer;
+      await consumer.stop().catch((err: unknown) => this.logger.warn({ err }, 'stopping consumer'));
+      await this.commit(consumer);
+      await consumer
         .disconnect()
         .catch((err: unknown) => this.logger.warn({ err }, 'disconnecting consumer'));
       await this.producer

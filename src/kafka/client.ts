@@ -13,14 +13,31 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
-/** Routes kafkajs's own log lines into pino, one level down: kafkajs is chatty at INFO. */
+/**
+ * Errors kafkajs logs and then retries by itself while a cluster starts, elects a coordinator
+ * or rebalances: expected, and said again by flowhook's own lines if they do not pass.
+ */
+const TRANSIENT =
+  /coordinator is (loading|not available|not aware)|not the (correct )?coordinator|rebalanc|leader|ECONNREFUSED|ECONNRESET|Connection (error|timeout)|seed broker|Closed connection|Request timed out|NOT_COORDINATOR|COORDINATOR_LOAD|UNKNOWN_MEMBER_ID/i;
+
+/**
+ * Routes kafkajs's own log lines into pino, one level down: kafkajs is chatty at INFO, and
+ * logs at ERROR what it retries. flowhook's roles report what a fault did to them (warn while
+ * they heal, error only for what a restart cannot fix), so kafkajs never logs above warn, and
+ * its transient errors go to debug.
+ */
 function pinoLogCreator(logger: Logger) {
   const child = logger.child({ component: 'kafkajs' });
   return () =>
     ({ level, log }: LogEntry) => {
       const { message, ...extra } = log;
+      const text = `${message} ${String((extra as { error?: unknown }).error ?? '')}`;
       const pinoLevel = LEVELS[level] ?? 'info';
-      child[pinoLevel === 'info' ? 'debug' : pinoLevel](extra, message);
+      if (pinoLevel === 'info' || pinoLevel === 'debug' || TRANSIENT.test(text)) {
+        child.debug(extra, message);
+      } else {
+        child.warn(extra, message);
+      }
     };
 }
 

@@ -50,6 +50,12 @@ export interface StartKafkaOptions {
   cacheDir?: string;
   heapMb?: number;
   readyTimeoutMs?: number;
+  /**
+   * Keep the broker's data here (formatted on first use) and listen on these ports, so a
+   * stopped or killed broker can be started again on the same data (fault tests). stop() then
+   * leaves the directory in place.
+   */
+  persistent?: { dataDir: string; port: number; controllerPort: number };
 }
 
 export async function startKafka(options: StartKafkaOptions = {}): Promise<KafkaCluster> {
@@ -165,7 +171,7 @@ export function ensureKafkaJars(
   return libs;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
     srv.unref();
@@ -202,9 +208,14 @@ async function startLocalBroker(
     );
   }
   const libs = ensureKafkaJars(options, env, log);
-  const [port, controllerPort] = [await freePort(), await freePort()];
-  const dataDir = mkdtempSync(join(tmpdir(), 'flowhook-kafka-'));
+  const persistent = options.persistent;
+  const [port, controllerPort] = persistent
+    ? [persistent.port, persistent.controllerPort]
+    : [await freePort(), await freePort()];
+  const dataDir = persistent?.dataDir ?? mkdtempSync(join(tmpdir(), 'flowhook-kafka-'));
+  mkdirSync(dataDir, { recursive: true });
   const props = join(dataDir, 'server.properties');
+  const formatted = existsSync(join(dataDir, 'logs', 'meta.properties'));
   writeFileSync(
     props,
     [
@@ -231,13 +242,17 @@ async function startLocalBroker(
     ].join('\n'),
   );
   const classpath = `${libs}/*`;
-  const format = spawnSync(
-    'java',
-    ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', newClusterId(), '-c', props],
-    { encoding: 'utf8' },
-  );
-  if (format.status !== 0) {
-    throw new LocalBrokerError(`formatting KRaft storage failed: ${format.stdout}${format.stderr}`);
+  if (!formatted) {
+    const format = spawnSync(
+      'java',
+      ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', newClusterId(), '-c', props],
+      { encoding: 'utf8' },
+    );
+    if (format.status !== 0) {
+      throw new LocalBrokerError(
+        `formatting KRaft storage failed: ${format.stdout}${format.stderr}`,
+      );
+    }
   }
 
   const logFile = join(dataDir, 'kafka.log');
@@ -265,7 +280,7 @@ async function startLocalBroker(
   if (pid === undefined) throw new LocalBrokerError('could not start java');
   writeFileSync(join(dataDir, 'kafka.pid'), String(pid));
 
-  const reaper = startReaper(process.pid, pid, dataDir);
+  const reaper = startReaper(process.pid, pid, persistent ? '' : dataDir);
 
   let exited = false;
   child.once('exit', () => (exited = true));
@@ -273,7 +288,7 @@ async function startLocalBroker(
   const stop = async (): Promise<void> => {
     stopReaper(reaper);
     await stopPid(pid);
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!persistent) rmSync(dataDir, { recursive: true, force: true });
   };
   try {
     await waitForAdmin(brokers, options.readyTimeoutMs ?? 90_000, () => exited);

@@ -25,6 +25,7 @@ import type { Consumer, IHeaders, Kafka, KafkaMessage, Message, Producer } from 
 import type { Logger } from '../observability/logger';
 import type { FlowhookMetrics } from '../observability/metrics';
 import { coPartitionedAssigner } from './assigner';
+import { isFatalKafkaError } from './errors';
 import { Outbox } from './batch-consumer';
 import { CompactedTopicReader } from './compacted-reader';
 import { LocalStateDirectory, StorePartition, type KeyValueStore, type StoreSpec } from './store';
@@ -96,17 +97,6 @@ type TaskState = 'initializing' | 'running' | 'closed';
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 const RECOVERY_BACKOFF_MS = [200, 500, 1000, 2000, 5000, 10_000];
 
-/** Errors a restart cannot fix: the process reports them instead of retrying forever. */
-export function isFatalKafkaError(err: unknown): boolean {
-  for (let e = err as { type?: string; cause?: unknown; name?: string } | undefined; e;) {
-    if (/AUTHORIZATION_FAILED|SASL_AUTHENTICATION_FAILED|ILLEGAL_SASL_STATE/.test(e.type ?? ''))
-      return true;
-    if (e.name === 'KafkaJSSASLAuthenticationError') return true;
-    e = e.cause as typeof e;
-  }
-  return false;
-}
-
 class Task {
   state: TaskState = 'initializing';
   readonly stores = new Map<string, StorePartition<unknown>>();
@@ -166,7 +156,8 @@ class PauseRequest {
 }
 
 export class StreamProcessor {
-  private readonly consumer: Consumer;
+  private consumer: Consumer;
+  private restarts = 0;
   private readonly local: LocalStateDirectory;
   private readonly logger: Logger;
   private readonly tasks = new Map<number, Task>();
@@ -192,8 +183,13 @@ export class StreamProcessor {
       this.stores.push(timerStoreSpec(options.timersChangelogTopic) as StoreSpec<unknown>);
     }
     this.local = new LocalStateDirectory(`${options.stateDir}/${options.groupId}`);
+    this.consumer = this.createConsumer();
+  }
+
+  private createConsumer(): Consumer {
+    const { options, deps } = this;
     const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
-    this.consumer = deps.kafka.consumer({
+    const consumer = deps.kafka.consumer({
       groupId: options.groupId,
       sessionTimeout,
       heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
@@ -215,25 +211,47 @@ export class StreamProcessor {
         },
       },
     });
-    const { GROUP_JOIN, CRASH, END_BATCH_PROCESS } = this.consumer.events;
-    this.consumer.on(GROUP_JOIN, (e) => this.onAssignment(e.payload.memberAssignment));
-    this.consumer.on(CRASH, (e) => {
+    const { GROUP_JOIN, CRASH, END_BATCH_PROCESS } = consumer.events;
+    consumer.on(GROUP_JOIN, (e) => {
+      this.restarts = 0;
+      this.onAssignment(e.payload.memberAssignment);
+    });
+    consumer.on(CRASH, (e) => {
+      if (consumer !== this.consumer) return;
       this.joined = false;
       deps.metrics.kafkaErrors.inc({ kind: 'crash' });
+      const err = e.payload.error;
       if (e.payload.restart) {
-        this.logger.warn({ err: e.payload.error }, 'consumer error; kafkajs restarts it');
+        this.logger.warn({ err }, 'consumer error; kafkajs restarts it');
+      } else if (isFatalKafkaError(err)) {
+        this.fatal ??= err;
+        this.logger.error({ err }, 'consumer stopped: a restart cannot fix this');
       } else if (!this.closing) {
-        this.fatal ??= e.payload.error;
-        this.logger.error({ err: e.payload.error }, 'consumer stopped: a restart cannot fix this');
+        void this.replaceConsumer(err);
       }
     });
-    this.consumer.on(END_BATCH_PROCESS, (e) => {
+    consumer.on(END_BATCH_PROCESS, (e) => {
       const { topic, partition, offsetLag } = e.payload;
       deps.metrics.consumerLag.set(
         { group: options.groupId, topic, partition: String(partition) },
         Number(offsetLag),
       );
     });
+    return consumer;
+  }
+
+  /** A crash kafkajs gave up on: a fresh consumer rejoins; every task resumes from its commit. */
+  private async replaceConsumer(err: Error): Promise<void> {
+    const backoff = RECOVERY_BACKOFF_MS[
+      Math.min(this.restarts, RECOVERY_BACKOFF_MS.length - 1)
+    ] as number;
+    this.restarts += 1;
+    this.logger.warn({ err, retry_in_ms: backoff }, 'consumer stopped; starting a new one');
+    await this.consumer.disconnect().catch(() => undefined);
+    await new Promise((r) => setTimeout(r, backoff));
+    if (this.closing) return;
+    this.consumer = this.createConsumer();
+    await this.run().catch((e: unknown) => this.replaceConsumer(e as Error));
   }
 
   /** Joined its group and every assigned task restored. */
@@ -261,9 +279,14 @@ export class StreamProcessor {
     if (this.handler) throw new Error('StreamProcessor already started');
     this.handler = handler;
     this.running = true;
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: true });
-    await this.consumer.run({
+    await this.run();
+  }
+
+  private async run(): Promise<void> {
+    const consumer = this.consumer;
+    await consumer.connect();
+    await consumer.subscribe({ topics: this.options.topics, fromBeginning: true });
+    await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 16,
@@ -336,7 +359,7 @@ export class StreamProcessor {
         last = message.offset;
       }
     } catch (err) {
-      await this.recover(task, 'process_failed', err);
+      this.recover(task, 'process_failed', err);
       return;
     }
     if (last !== undefined) resolveOffset(last);
@@ -435,7 +458,7 @@ export class StreamProcessor {
     } catch (err) {
       this.deps.metrics.transactionsAborted.inc({ group: groupId });
       await this.retireProducer(task);
-      await this.recover(task, 'commit_failed', err);
+      this.recover(task, 'commit_failed', err);
       return;
     }
     for (const { store } of changelogs.values()) {
@@ -480,8 +503,12 @@ export class StreamProcessor {
     await old.disconnect().catch(() => undefined);
   }
 
-  /** Back to the last commit: drop the uncommitted work, seek the input back, retry later. */
-  private async recover(task: Task, reason: string, err: unknown): Promise<void> {
+  /**
+   * Back to the last commit: drop the uncommitted work, seek the input back, and resume after
+   * a backoff. The backoff is a timer, not a wait inside the task: the consumer keeps
+   * fetching the other partitions and heartbeating meanwhile.
+   */
+  private recover(task: Task, reason: string, err: unknown): void {
     const { groupId } = this.options;
     this.deps.metrics.taskRecoveries.inc({ group: groupId, reason });
     task.failures += 1;
@@ -495,15 +522,19 @@ export class StreamProcessor {
     task.discard();
     task.clearTimers();
     if (task.state !== 'running') return;
-    const topics = this.assignedTopics.get(task.partition) ?? [];
-    this.consumer.pause(topics.map((topic) => ({ topic, partitions: [task.partition] })));
+    const partitions = (this.assignedTopics.get(task.partition) ?? []).map((topic) => ({
+      topic,
+      partitions: [task.partition],
+    }));
+    this.consumer.pause(partitions);
     for (const [topic, offset] of task.committed) {
       this.consumer.seek({ topic, partition: task.partition, offset: offset.toString() });
     }
-    await new Promise((r) => setTimeout(r, backoff));
-    if (task.state !== 'running' || this.closing) return;
-    this.consumer.resume(topics.map((topic) => ({ topic, partitions: [task.partition] })));
-    this.scheduleWake(task);
+    setTimeout(() => {
+      if (task.state !== 'running' || this.closing) return;
+      this.consumer.resume(partitions);
+      this.scheduleWake(task);
+    }, backoff);
   }
 
   private pauseUntil(topic: string, partition: number, dueMs: number, pause: () => void): void {
@@ -568,7 +599,7 @@ export class StreamProcessor {
         );
       }
     } catch (err) {
-      await this.recover(task, 'timer_failed', err);
+      this.recover(task, 'timer_failed', err);
       return;
     }
     if (due.length > 0) {

@@ -64,7 +64,7 @@ describe('BatchConsumer (at-least-once)', () => {
     await createTopic(kafka, output);
     const groupId = uniqueName('g');
     const seen: string[] = [];
-    const c = consumer({ groupId, topics: [input], mode: 'at-least-once' });
+    const c = consumer({ groupId, topics: [input] });
     await c.start(async (batch, outbox) => {
       for (const m of batch.messages) {
         seen.push(m.value!.toString());
@@ -88,7 +88,7 @@ describe('BatchConsumer (at-least-once)', () => {
     const groupId = uniqueName('g');
     let gateOpen = false;
     const processed: string[] = [];
-    const c = consumer({ groupId, topics: [input], mode: 'at-least-once' });
+    const c = consumer({ groupId, topics: [input] });
     const handler: BatchHandler = async (batch) => {
       let n = 0;
       for (const m of batch.messages) {
@@ -123,7 +123,7 @@ describe('BatchConsumer (at-least-once)', () => {
     await createTopic(kafka, input);
     const groupId = uniqueName('g');
     const first: string[] = [];
-    const c1 = consumer({ groupId, topics: [input], mode: 'at-least-once' });
+    const c1 = consumer({ groupId, topics: [input] });
     await c1.start(
       async (batch) => void batch.messages.forEach((m) => first.push(m.value!.toString())),
     );
@@ -136,67 +136,13 @@ describe('BatchConsumer (at-least-once)', () => {
 
     await produce(input, ['3']);
     const second: string[] = [];
-    const c2 = consumer({ groupId, topics: [input], mode: 'at-least-once' });
+    const c2 = consumer({ groupId, topics: [input] });
     await c2.start(
       async (batch) => void batch.messages.forEach((m) => second.push(m.value!.toString())),
     );
     await waitFor(() => second.length >= 1, { what: 'message 3' });
     expect(first).toEqual(['1', '2']);
     expect(second).toEqual(['3']);
-  });
-});
-
-describe('BatchConsumer (exactly-once)', () => {
-  it('commits the outbox and the offsets in one transaction', async () => {
-    const input = uniqueName('in');
-    const output = uniqueName('out');
-    await createTopic(kafka, input);
-    await createTopic(kafka, output);
-    const groupId = uniqueName('g');
-    const c = consumer({
-      groupId,
-      topics: [input],
-      mode: 'exactly-once',
-      transactionalId: uniqueName('tx'),
-    });
-    await c.start(async (batch, outbox) => {
-      for (const m of batch.messages) outbox.send(output, { key: m.key, value: m.value });
-    });
-    await waitFor(() => c.isReady(), { what: 'group join' });
-    await produce(input, ['x', 'y', 'z']);
-    const out = await readTopic(kafka, output, (m) => m.length >= 3);
-    expect(out.map((m) => m.value)).toEqual(['x', 'y', 'z']);
-    await waitFor(async () => (await committedOffset(groupId, input)) === 3, {
-      what: 'offsets in the transaction',
-    });
-  });
-
-  it('aborts on a failing batch: nothing of it is visible and the batch is processed again', async () => {
-    const input = uniqueName('in');
-    const output = uniqueName('out');
-    await createTopic(kafka, input);
-    await createTopic(kafka, output);
-    const groupId = uniqueName('g');
-    let calls = 0;
-    const c = consumer({
-      groupId,
-      topics: [input],
-      mode: 'exactly-once',
-      transactionalId: uniqueName('tx'),
-    });
-    await c.start(async (batch, outbox) => {
-      calls += 1;
-      for (const m of batch.messages)
-        outbox.send(output, { value: `${m.value!.toString()}#${calls}` });
-      // The outbox of the first call goes into a transaction that is then aborted.
-      if (calls === 1)
-        outbox.send('topic-that-does-not-exist-' + uniqueName('x'), { value: 'boom' });
-    });
-    await waitFor(() => c.isReady(), { what: 'group join' });
-    await produce(input, ['m']);
-    const out = await readTopic(kafka, output, (m) => m.length >= 1, 60_000);
-    expect(out.map((m) => m.value)).toEqual([`m#${calls}`]);
-    expect(calls).toBeGreaterThanOrEqual(2);
   });
 });
 
