@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { parseDuration } from '../duration';
 import { ConfigError, type ConfigProblem } from '../errors';
 import {
   ROLE_NAMES,
@@ -77,13 +78,9 @@ const OTHER_VARIABLES = new Set([
   'FLOWHOOK_KAFKA_IMAGE',
 ]);
 
-const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `250ms`, `10s`, `1m`, `2h`, `1d`; a bare number means seconds. */
-export function parseDuration(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
-  if (!m) return undefined;
-  return Math.round(Number(m[1]) * UNITS_MS[m[2] ?? 's']);
+/** `250ms`, `10s`, `1m`, `2h`, `1d`; in settings a bare number means seconds. */
+function parseSettingDuration(text: string): number | undefined {
+  return parseDuration(text, { bareNumberUnit: 's' });
 }
 
 function splitList(text: string): string[] {
@@ -142,9 +139,9 @@ function parseValue(spec: SettingSpec, text: string): Parsed | typeof INVALID {
       return items;
     }
     case 'duration':
-      return parseDuration(text) ?? INVALID;
+      return parseSettingDuration(text) ?? INVALID;
     case 'durationList': {
-      const items = splitList(text).map(parseDuration);
+      const items = splitList(text).map(parseSettingDuration);
       if (items.length === 0 || items.some((i) => i === undefined || i <= 0)) return INVALID;
       return items as number[];
     }

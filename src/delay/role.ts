@@ -21,15 +21,9 @@ import {
   type Outbox,
 } from '../kafka/batch-consumer';
 import { DELAY_TIERS, type DelayTier } from '../kafka/topics';
-import type { Role, RoleContext } from '../service/role';
-import { rejectedMessage } from '../delivery/dead-letter';
+import { roleGroupId, type Role, type RoleContext } from '../service/role';
+import { rejectedMessage } from '../dead-letter/jobs';
 import { readDelayHeaders, withoutDelayHeaders } from './message';
-
-/** Consumer group of a role: `flowhook-<role>` for the default prefix, `<prefix stem>-<role>` else. */
-export function roleGroupId(topicPrefix: string, role: string): string {
-  const stem = topicPrefix.replace(/[._-]+$/, '');
-  return `${stem === '' ? 'flowhook' : stem}-${role}`;
-}
 
 export interface DelayRoleOptions {
   /** Default roleGroupId(prefix, 'delay') = `flowhook-delay`. */

@@ -166,8 +166,6 @@ const iso = (ms: number): string => {
   }
   return new Date(ms).toISOString();
 };
-const RETRIES_EXHAUSTED = new RetriesExhaustedError('retries exhausted').code;
-const REJECTED = new DeliveryRejectedError('delivery rejected').code;
 
 function describe(result: AttemptResult): string {
   if (result.statusCode !== undefined) {
@@ -260,11 +258,13 @@ export async function deliverAttempt(job: WebhookJob, deps: DeliveryDeps): Promi
       outcome = 'retrying';
       retry = { delayMs: next.delayMs, notBefore: iso(finishedAt + next.delayMs) };
     } else {
-      dead = { reason: 'retries_exhausted', code: RETRIES_EXHAUSTED };
+      dead = { reason: 'retries_exhausted', code: RetriesExhaustedError.code };
     }
   } else {
     const code =
-      attempt.statusCode !== undefined ? REJECTED : (attempt.error?.code ?? 'ERR_UNKNOWN');
+      attempt.statusCode !== undefined
+        ? DeliveryRejectedError.code
+        : (attempt.error?.code ?? 'ERR_UNKNOWN');
     dead = { reason: classification.reason, code };
   }
 

@@ -21,32 +21,8 @@
 // shared with flow delays); a unit test keeps the two lists equal. Pass another list to
 // `tierFor` / `deliverAttempt` (deps.tiers) to use finer tiers.
 
+import { formatDuration, parseDuration } from '../duration';
 import { ConfigError } from '../errors';
-
-const UNIT_MS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
-
-/** Parses one duration: a number and a unit (ms, s, m, h, d), e.g. `10s`, `1.5h`. */
-export function parseDuration(text: string): number | undefined {
-  const match = /^([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)$/.exec(text.trim());
-  if (!match) return undefined;
-  const ms = Math.round(Number(match[1]) * (UNIT_MS[match[2] as string] as number));
-  return Number.isFinite(ms) ? ms : undefined;
-}
-
-/** Formats ms with the largest unit that divides it (`600000` → `10m`). */
-export function formatDuration(ms: number): string {
-  for (const unit of ['d', 'h', 'm', 's'] as const) {
-    const size = UNIT_MS[unit] as number;
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}
 
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [
   10, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120, 7200, 7200, 7200, 7200, 7200, 7200, 7200,

@@ -39,8 +39,8 @@ import {
   type ProfileLocation,
 } from '../documents';
 import { EventDecodeError } from '../errors';
-import { formatAjvErrors, type PathProblem } from '../flows/json-path';
-import { profileKey } from './profile-key';
+import { formatAjvErrors, type PathProblem } from '../json-path';
+import { profileKey } from '../profile-key';
 
 /** Decodes a Schema-Registry framed record (the lead wires @kafkajs/confluent-schema-registry). */
 export interface SchemaRegistryDecoder {

@@ -24,4 +24,4 @@ export {
   LIST_MEMBERSHIP_METRICS,
   SEGMENT_MEMBERSHIP_METRICS,
 } from './trigger-match';
-export { pointerToPath, pathJoin } from './json-path';
+export { pointerToPath, pathJoin } from '../json-path';

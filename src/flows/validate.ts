@@ -33,7 +33,8 @@ import {
   type TemplateKind,
 } from '../template';
 import { compileConditionFilter, type FilterLocation } from './conditions';
-import { formatAjvErrors, pathJoin } from './json-path';
+import { formatAjvErrors, pathJoin } from '../json-path';
+import { classifyAddress, parseAddress } from '../net/ip-address';
 import {
   PASS_THROUGH_ACTION_TYPES,
   UNSUPPORTED_ACTION_TYPES,
@@ -228,21 +229,11 @@ function checkUrl(
   }
 }
 
+/** Whether the delivery guard will refuse this host unless it is allow-listed. */
 function looksLocal(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h.endsWith('.localhost') || h === '::1' || h === '::') return true;
-  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(h);
-  if (m === null) return /^(fc|fd|fe8|fe9|fea|feb)/.test(h) && h.includes(':');
-  const [a, b] = [Number(m[1]), Number(m[2])];
-  return (
-    a === 10 ||
-    a === 127 ||
-    a === 0 ||
-    (a === 169 && b === 254) ||
-    (a === 172 && b >= 16 && b <= 31) ||
-    (a === 192 && b === 168) ||
-    (a === 100 && b >= 64 && b <= 127)
-  );
+  const h = host.toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  return parseAddress(h) !== undefined && !classifyAddress(h).allowed;
 }
 
 function validTimeZone(tz: string): boolean {

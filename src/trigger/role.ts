@@ -1,11 +1,10 @@
 import type { Admin, KafkaMessage } from 'kafkajs';
 import { delayedMessage } from '../delay/message';
-import { roleGroupId } from '../delay/role';
 import type { FlowhookEvent } from '../documents';
 import { EventDecodeError, FlowhookError } from '../errors';
-import { eventDeadLetter } from '../events/dead-letter';
+import { eventDeadLetter } from '../dead-letter/events';
 import { decodeEvent, type SchemaRegistryDecoder } from '../events/decode';
-import { profileKey } from '../events/profile-key';
+import { profileKey } from '../profile-key';
 import { schemaRegistryDecoder } from '../events/registry';
 import { FlowTable } from '../flows/flow-table';
 import type { CompiledFlow } from '../flows/types';
@@ -16,7 +15,7 @@ import {
   type Outbox,
 } from '../kafka/batch-consumer';
 import { CompactedTopicReader } from '../kafka/compacted-reader';
-import type { Role, RoleContext } from '../service/role';
+import { roleGroupId, type Role, type RoleContext } from '../service/role';
 import type { OrganizationInfo } from '../template';
 import { decideEntries, decodeState, encodeState, type ProfileState } from './entry';
 import { walkFlow, type DelayResume, type WalkResult } from './walk';

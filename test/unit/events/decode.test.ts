@@ -7,7 +7,7 @@ import {
   isRetriableRegistryError,
   type SchemaRegistryDecoder,
 } from '../../../src/events/decode';
-import { profileKey } from '../../../src/events/profile-key';
+import { profileKey } from '../../../src/profile-key';
 import { EventDecodeError } from '../../../src/errors';
 
 const FIXTURES = join(__dirname, '../../fixtures/events');

@@ -581,12 +581,18 @@ describe('validateFlow: webhooks', () => {
       'https://10.1.2.3/x',
       'https://192.168.0.1/x',
       'https://[::1]/x',
+      // spellings the delivery guard also resolves to loopback / metadata / private
+      'https://0x7f.1/x',
+      'https://2130706433/x',
+      'https://[::ffff:169.254.169.254]/x',
+      'https://[fd00::1]/x',
     ]) {
       expect(warningsOf(withMessage({ url }))).toContainEqual({
         path: `${M}.url`,
         message: expect.stringContaining('loopback or private'),
       });
     }
+    expect(warningsOf(withMessage({ url: 'https://93.184.215.14/x' }))).toEqual([]);
   });
 
   it.each<[Record<string, string>, string, RegExp]>([

@@ -1,4 +1,4 @@
-import type { Profile } from '../documents';
+import type { Profile } from './documents';
 
 /**
  * The identity flowhook uses for a profile: the record key on flowhook.state, the recommended
