@@ -65,7 +65,10 @@ const schemaValidator = ajv.compile(flowSchema);
 
 // ---- triggerable metrics ------------------------------------------------------------------------
 
-/** Metric names that can never trigger a flow (Klaviyo: message and housekeeping events). */
+/**
+ * Metric names that can never trigger a flow (Klaviyo: message and housekeeping events); the
+ * seed's 15 (DESIGN.md §4). "Unsubscribed from Email Marketing" is not among them.
+ */
 export const NON_TRIGGERABLE_METRICS: readonly string[] = [
   'Bounced Email',
   'Clicked Email',
@@ -74,6 +77,8 @@ export const NON_TRIGGERABLE_METRICS: readonly string[] = [
   'Received Email',
   'Marked Email as Spam',
   'Clicked SMS',
+  'Received SMS',
+  'Failed to Deliver SMS',
   'Failed to Deliver Automated Response SMS',
   'Received Automated Response SMS',
   'Merged Profile',

@@ -254,6 +254,31 @@ describe('validateFlow: robustness', () => {
 });
 
 describe('validateFlow: triggers', () => {
+  // The seed's list, verbatim (DESIGN.md §4).
+  const SEED_NON_TRIGGERABLE =
+    'Bounced email · Clicked email · Clicked SMS · Dropped email · Failed to deliver SMS · ' +
+    'Failed to deliver automated response SMS · Merged profile · Marked email as spam · ' +
+    'Opened email · Received email · Received automated response SMS · Received SMS · ' +
+    'Unsubscribed · Unsubscribed from list · Unsubscribed from SMS marketing';
+
+  it.each(SEED_NON_TRIGGERABLE.split(' · ').map((m) => [m]))(
+    "refuses the seed's non-triggerable metric %s",
+    (metric) => {
+      expectProblem(
+        flowDoc({}, { triggers: [{ type: 'metric', id: metric }] }),
+        '$.definition.triggers[0].id',
+        /cannot trigger a flow/,
+      );
+    },
+  );
+
+  it("lists exactly the seed's 15 metrics", () => {
+    const norm = (m: string): string => m.toLowerCase();
+    expect(NON_TRIGGERABLE_METRICS.map(norm).sort()).toEqual(
+      SEED_NON_TRIGGERABLE.split(' · ').map(norm).sort(),
+    );
+  });
+
   it.each(NON_TRIGGERABLE_METRICS.map((m) => [m]))(
     'refuses the non-triggerable metric %s',
     (metric) => {
