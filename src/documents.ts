@@ -37,6 +37,10 @@ export interface Profile {
   email?: string;
   phone_number?: string;
   external_id?: string;
+  /** Klaviyo's anonymous id (web tracking before the person is known). */
+  anonymous_id?: string;
+  /** Klaviyo's exchange id (`_kx`, an encrypted web-tracking identifier). */
+  _kx?: string;
   first_name?: string;
   last_name?: string;
   organization?: string;

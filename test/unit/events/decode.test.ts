@@ -208,6 +208,35 @@ describe('decodeEvent: Klaviyo POST /api/events body', () => {
     expect(profileKey(event.profile)).toBe('external:cust-42');
   });
 
+  it.each([
+    ['anonymous_id', { anonymous_id: 'anon-7' }, 'anonymous:anon-7'],
+    ['_kx', { _kx: 'kx-exchange-7' }, 'kx:kx-exchange-7'],
+  ])('accepts a Klaviyo event identified only by %s', async (_name, attributes, key) => {
+    const { event } = await decodeEvent(
+      json({
+        data: {
+          type: 'event',
+          attributes: {
+            metric: { data: { type: 'metric', attributes: { name: 'Viewed Product' } } },
+            profile: { data: { type: 'profile', attributes } },
+            properties: {},
+          },
+        },
+      }),
+      { receivedAt: RECEIVED },
+    );
+    expect(event.profile).toMatchObject(attributes);
+    expect(profileKey(event.profile)).toBe(key);
+  });
+
+  it('accepts a canonical event identified only by anonymous_id', async () => {
+    const { event } = await decodeEvent(
+      json({ metric: 'Viewed Product', profile: { anonymous_id: 'anon-8' }, properties: {} }),
+      { receivedAt: RECEIVED },
+    );
+    expect(profileKey(event.profile)).toBe('anonymous:anon-8');
+  });
+
   const body = (
     attributes: Record<string, unknown>,
     profile: Record<string, unknown> = { attributes: { email: 'a@b.c' } },
@@ -489,6 +518,9 @@ describe('profileKey', () => {
     [{ external_id: 'c-1', email: 'a@b.c' }, 'external:c-1'],
     [{ email: ' A@B.C ' }, 'email:a@b.c'],
     [{ phone_number: '+1 500 555 0006' }, 'phone:+15005550006'],
+    [{ phone_number: '+15005550006', anonymous_id: 'anon-1' }, 'phone:+15005550006'],
+    [{ anonymous_id: 'anon-1', _kx: 'kx-1' }, 'anonymous:anon-1'],
+    [{ _kx: 'kx-1' }, 'kx:kx-1'],
     [{ first_name: 'x' }, null],
   ])('%j → %s', (profile, key) => {
     expect(profileKey(profile)).toBe(key);
