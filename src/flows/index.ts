@@ -2,6 +2,7 @@
 export * from './types';
 export {
   validateFlow,
+  validateOptions,
   compileFlowOrThrow,
   isTriggerableMetric,
   NON_TRIGGERABLE_METRICS,

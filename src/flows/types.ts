@@ -5,7 +5,7 @@
 // document types are read-only views of what validation has checked, not closed records.
 
 import type { FlowhookEvent, JsonObject, Profile } from '../documents';
-import type { CompiledTemplate } from '../template';
+import type { CompiledTemplate, TemplateLimits } from '../template';
 
 // ---- the document ---------------------------------------------------------------------------
 
@@ -395,6 +395,8 @@ export interface ValidationProblem {
 export interface ValidateOptions {
   /** Accept `http://` webhook URLs (FLOWHOOK_ALLOW_HTTP). */
   allowHttp: boolean;
+  /** Limits every compiled template renders under; unset ones keep the template defaults. */
+  templateLimits?: Partial<TemplateLimits>;
 }
 
 export type ValidationResult =

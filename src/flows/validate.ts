@@ -23,6 +23,7 @@
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import flowSchema from '../../schemas/flow.schema.json';
+import type { FlowhookConfig } from '../config/load';
 import { FlowValidationError } from '../errors';
 import {
   checkTemplate,
@@ -31,6 +32,7 @@ import {
   type CompiledTemplate,
   type TemplateInput,
   type TemplateKind,
+  type TemplateLimits,
 } from '../template';
 import { compileConditionFilter, type FilterLocation } from './conditions';
 import { formatAjvErrors, pathJoin } from '../json-path';
@@ -152,6 +154,7 @@ function templateProblems(
   problems: ValidationProblem[],
   warnings: ValidationProblem[],
   sample: TemplateInput | null,
+  limits: Partial<TemplateLimits> | undefined,
 ): CompiledTemplate | null {
   const before = problems.length;
   for (const p of checkTemplate(source, kind)) {
@@ -169,7 +172,7 @@ function templateProblems(
   if (problems.length > before) return null;
   let template: CompiledTemplate;
   try {
-    template = compileTemplate(source, kind);
+    template = compileTemplate(source, kind, limits);
   } catch (e) {
     problems.push({ path, message: e instanceof Error ? e.message : String(e) });
     return null;
@@ -281,6 +284,22 @@ function linksOf(action: FlowAction, path: string): { target: string; path: stri
       }
   }
   return out;
+}
+
+/**
+ * The validation options a process's configuration implies: FLOWHOOK_ALLOW_HTTP, and the
+ * render limits FLOWHOOK_TEMPLATE_TIMEOUT, FLOWHOOK_TEMPLATE_MAX_LOOP and
+ * FLOWHOOK_MAX_BODY_BYTES (a body larger than delivery would send is not worth rendering).
+ */
+export function validateOptions(config: FlowhookConfig): ValidateOptions {
+  return {
+    allowHttp: config.delivery.allowHttp,
+    templateLimits: {
+      timeoutMs: config.trigger.templateTimeoutMs,
+      maxLoopIterations: config.trigger.templateMaxLoop,
+      maxOutputBytes: config.delivery.maxBodyBytes,
+    },
+  };
 }
 
 /**
@@ -554,12 +573,28 @@ function compileAction(
           problems.push({ path: hPath, message: 'header values must not contain line breaks' });
           continue;
         }
-        const template = templateProblems(value, 'header', hPath, problems, warnings, null);
+        const template = templateProblems(
+          value,
+          'header',
+          hPath,
+          problems,
+          warnings,
+          null,
+          options.templateLimits,
+        );
         if (template !== null) headers.push({ name, template });
       }
       let body: CompiledTemplate | null = null;
       if (typeof message.body === 'string' && message.body.trim() !== '') {
-        body = templateProblems(message.body, 'body', `${mPath}.body`, problems, warnings, sample);
+        body = templateProblems(
+          message.body,
+          'body',
+          `${mPath}.body`,
+          problems,
+          warnings,
+          sample,
+          options.templateLimits,
+        );
       }
       return {
         kind: 'webhook',

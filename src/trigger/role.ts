@@ -8,6 +8,7 @@ import { profileKey } from '../profile-key';
 import { schemaRegistryDecoder } from '../events/registry';
 import { FlowTable } from '../flows/flow-table';
 import type { CompiledFlow } from '../flows/types';
+import { validateOptions } from '../flows/validate';
 import {
   BatchConsumer,
   type BatchInput,
@@ -53,7 +54,7 @@ export class TriggerRole implements Role {
 
   constructor(private readonly ctx: RoleContext) {
     const { config, kafka, topics, logger } = ctx;
-    this.table = new FlowTable({ allowHttp: config.delivery.allowHttp });
+    this.table = new FlowTable(validateOptions(config));
     const groupId = roleGroupId(config.topicPrefix, 'trigger');
     this.flowsReader = new CompactedTopicReader(
       kafka,

@@ -7,7 +7,10 @@ import {
   isTriggerableMetric,
   NON_TRIGGERABLE_METRICS,
   validateFlow,
+  validateOptions,
 } from '../../../src/flows/validate';
+import { buildConfig } from '../../../src/config/load';
+import { renderBody, TemplateLimitError } from '../../../src/template';
 import type { ValidationProblem } from '../../../src/flows/types';
 import {
   clone,
@@ -818,5 +821,62 @@ describe('compileFlowOrThrow', () => {
       expect(err.message).toContain('$.definition.actions[0].data.message.url: must use https');
       expect(err.retriable).toBe(false);
     }
+  });
+});
+
+describe('validateOptions: the configured render limits', () => {
+  const loopBody =
+    '{"items": [{% for i in event.items %}{{ i }}{% if not forloop.last %},{% endif %}{% endfor %}]}';
+  const input = (items: number[]) => ({
+    profile: {},
+    event: { items },
+    organization: {},
+    flow: { id: 'flow-1', name: 'Test flow' },
+    now: new Date(0),
+  });
+  const compiledBody = (env: Record<string, string>, body: string) => {
+    const r = validateFlow(
+      flowDoc({}, { actions: [webhook('hook', null, { body })] }),
+      validateOptions(buildConfig(env)),
+    );
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    const action = r.flow.actions.get('hook');
+    if (action?.kind !== 'webhook' || action.body === null) throw new Error('no webhook body');
+    return action.body;
+  };
+
+  it('FLOWHOOK_TEMPLATE_MAX_LOOP bounds loop iterations', () => {
+    const body = compiledBody({ FLOWHOOK_TEMPLATE_MAX_LOOP: '3' }, loopBody);
+    expect(renderBody(body, input([1, 2, 3]))).toBe('{"items": [1,2,3]}');
+    expect(() => renderBody(body, input([1, 2, 3, 4]))).toThrow(TemplateLimitError);
+  });
+
+  it('FLOWHOOK_MAX_BODY_BYTES bounds the rendered body', () => {
+    const body = compiledBody({ FLOWHOOK_MAX_BODY_BYTES: '40' }, loopBody);
+    expect(limitHit(() => renderBody(body, input([1, 2, 3])))).toBeUndefined();
+    const many = Array.from({ length: 20 }, (_, i) => i);
+    expect(limitHit(() => renderBody(body, input(many)))).toBe('maxOutputBytes');
+  });
+
+  const limitHit = (fn: () => unknown): string | undefined => {
+    try {
+      fn();
+    } catch (err) {
+      if (err instanceof TemplateLimitError) return err.limit;
+      throw err;
+    }
+    return undefined;
+  };
+
+  it('FLOWHOOK_TEMPLATE_TIMEOUT is the render budget', () => {
+    // 9 million empty iterations: allowed by the loop limit, far beyond a 1 ms budget.
+    const nested =
+      '{"n": 0{% for i in event.items %}{% for j in event.items %}{% endfor %}{% endfor %}}';
+    const body = compiledBody(
+      { FLOWHOOK_TEMPLATE_TIMEOUT: '1ms', FLOWHOOK_TEMPLATE_MAX_LOOP: '10000000' },
+      nested,
+    );
+    const items = Array.from({ length: 3000 }, (_, i) => i);
+    expect(limitHit(() => renderBody(body, input(items)))).toBe('timeoutMs');
   });
 });
