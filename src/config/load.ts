@@ -61,6 +61,7 @@ export interface FlowhookConfig {
     organization: { name: string; url: string };
     templateTimeoutMs: number;
     templateMaxLoop: number;
+    allowLiteralCredentials: boolean;
   };
 }
 
@@ -352,6 +353,7 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
       },
       templateTimeoutMs: num('FLOWHOOK_TEMPLATE_TIMEOUT'),
       templateMaxLoop: num('FLOWHOOK_TEMPLATE_MAX_LOOP'),
+      allowLiteralCredentials: bool('FLOWHOOK_ALLOW_LITERAL_CREDENTIALS'),
     },
   };
 }

@@ -273,6 +273,13 @@ export const SETTINGS = [
     default: '10000',
     description: 'Most loop iterations one render may run.',
   },
+  {
+    name: 'FLOWHOOK_ALLOW_LITERAL_CREDENTIALS',
+    type: { kind: 'bool' },
+    default: 'false',
+    description:
+      'Accept credential headers (Authorization, Cookie, X-Api-Key, …) with a literal value instead of {{ secrets.NAME }}; such values travel in clear on flowhook.jobs.',
+  },
 ] as const satisfies readonly SettingSpec[];
 
 export type SettingName = (typeof SETTINGS)[number]['name'];

@@ -395,6 +395,8 @@ export interface ValidationProblem {
 export interface ValidateOptions {
   /** Accept `http://` webhook URLs (FLOWHOOK_ALLOW_HTTP). */
   allowHttp: boolean;
+  /** Accept credential headers with a literal value (FLOWHOOK_ALLOW_LITERAL_CREDENTIALS). */
+  allowLiteralCredentials?: boolean;
   /** Limits every compiled template renders under; unset ones keep the template defaults. */
   templateLimits?: Partial<TemplateLimits>;
 }

@@ -37,6 +37,7 @@ import {
 import { compileConditionFilter, type FilterLocation } from './conditions';
 import { formatAjvErrors, pathJoin } from '../json-path';
 import { classifyAddress, parseAddress } from '../net/ip-address';
+import { headerRefusal } from '../webhook-headers';
 import {
   PASS_THROUGH_ACTION_TYPES,
   UNSUPPORTED_ACTION_TYPES,
@@ -111,17 +112,6 @@ export function isTriggerableMetric(name: string): boolean {
 
 // ---- template checks ----------------------------------------------------------------------------
 
-const FORBIDDEN_HEADERS = new Set([
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'webhook-id',
-  'webhook-timestamp',
-  'webhook-signature',
-]);
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
 /** Klaviyo template features webhooks cannot use (coupon codes, web feeds, product feeds). */
 export function findUnsupportedTemplateFeatures(
   source: string,
@@ -131,7 +121,12 @@ export function findUnsupportedTemplateFeatures(
   for (let m = tag.exec(source); m !== null; m = tag.exec(source)) {
     const inner = m[1] ?? m[2] ?? '';
     const line = source.slice(0, m.index).split('\n').length;
-    if (/\bcoupon_code\b|\bcoupon\b/.test(inner)) {
+    // Klaviyo's coupon tags: {% coupon_code 'NAME' %}, {% unique_coupon_code %} and the root
+    // variable {{ coupon_code }}. A property that happens to be named so ({{ event.coupon }},
+    // {{ event.coupon_code }}) is plain data.
+    const couponTag = m[2] !== undefined && /^\s*(unique_)?coupon_code\b/.test(inner);
+    const couponVariable = m[1] !== undefined && /(^|[^\w.$])(unique_)?coupon_code\b/.test(inner);
+    if (couponTag || couponVariable) {
       found.push({ line, message: 'coupon codes are not supported in webhooks' });
     }
     if (/(^|[^\w.])feeds\s*[.|[]/.test(inner) || /^\s*web_feed\b/.test(inner)) {
@@ -287,13 +282,15 @@ function linksOf(action: FlowAction, path: string): { target: string; path: stri
 }
 
 /**
- * The validation options a process's configuration implies: FLOWHOOK_ALLOW_HTTP, and the
+ * The validation options a process's configuration implies: FLOWHOOK_ALLOW_HTTP,
+ * FLOWHOOK_ALLOW_LITERAL_CREDENTIALS, and the
  * render limits FLOWHOOK_TEMPLATE_TIMEOUT, FLOWHOOK_TEMPLATE_MAX_LOOP and
  * FLOWHOOK_MAX_BODY_BYTES (a body larger than delivery would send is not worth rendering).
  */
 export function validateOptions(config: FlowhookConfig): ValidateOptions {
   return {
     allowHttp: config.delivery.allowHttp,
+    allowLiteralCredentials: config.trigger.allowLiteralCredentials,
     templateLimits: {
       timeoutMs: config.trigger.templateTimeoutMs,
       maxLoopIterations: config.trigger.templateMaxLoop,
@@ -543,15 +540,9 @@ function compileAction(
       for (const [name, value] of Object.entries(message.headers ?? {})) {
         const hPath = pathJoin(`${mPath}.headers`, name);
         const lower = name.toLowerCase();
-        if (!HEADER_NAME.test(name)) {
-          problems.push({ path: hPath, message: `'${name}' is not a valid header name` });
-          continue;
-        }
-        if (FORBIDDEN_HEADERS.has(lower)) {
-          problems.push({
-            path: hPath,
-            message: `header '${name}' is set by the delivery worker and cannot be configured`,
-          });
+        const refusal = headerRefusal(name, value, options);
+        if (refusal !== undefined) {
+          problems.push({ path: hPath, message: refusal });
           continue;
         }
         if (seenHeaders.has(lower)) {
@@ -562,17 +553,6 @@ function compileAction(
           continue;
         }
         seenHeaders.add(lower);
-        if (lower === 'content-type' && !/^application\/json\s*(;.*)?$/i.test(value.trim())) {
-          problems.push({
-            path: hPath,
-            message: 'webhook bodies are JSON: Content-Type must be application/json',
-          });
-          continue;
-        }
-        if (/[\r\n\0]/.test(value)) {
-          problems.push({ path: hPath, message: 'header values must not contain line breaks' });
-          continue;
-        }
         const template = templateProblems(
           value,
           'header',

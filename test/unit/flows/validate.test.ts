@@ -11,6 +11,8 @@ import {
 } from '../../../src/flows/validate';
 import { buildConfig } from '../../../src/config/load';
 import { renderBody, TemplateLimitError } from '../../../src/template';
+import { stripReservedHeaders } from '../../../src/delivery/http-sender';
+import { isReservedHeader } from '../../../src/webhook-headers';
 import type { ValidationProblem } from '../../../src/flows/types';
 import {
   clone,
@@ -635,8 +637,55 @@ describe('validateFlow: webhooks', () => {
     [{ 'X-A': '1', 'x-a': '2' }, `${M}.headers['x-a']`, /given twice/],
     [{ 'X-A': 'a\r\nInjected: 1' }, `${M}.headers['X-A']`, /line breaks/],
     [{ 'X-A': '{{ email ' }, `${M}.headers['X-A']`, /.+/],
+    // delivery would drop these: refused, naming the header
+    [{ 'User-Agent': 'crm/1' }, `${M}.headers['User-Agent']`, /'User-Agent' is set by the/],
+    [{ Expect: '100-continue' }, `${M}.headers.Expect`, /'Expect' is set by the delivery/],
+    [{ TE: 'trailers' }, `${M}.headers.TE`, /'TE' is set by the delivery worker/],
+    [{ 'Keep-Alive': '5' }, `${M}.headers['Keep-Alive']`, /'Keep-Alive' is set by the/],
+    [{ 'Proxy-Foo': 'x' }, `${M}.headers['Proxy-Foo']`, /'Proxy-Foo' is set by the/],
+    [{ 'Content-Type': 'application/jsonp' }, `${M}.headers['Content-Type']`, /application\/json/],
+    // credentials must come from secrets
+    [
+      { Authorization: 'Bearer abc123' },
+      `${M}.headers.Authorization`,
+      /'Authorization' carries a credential.*secrets\.NAME/,
+    ],
+    [{ 'X-Api-Key': 'k-1' }, `${M}.headers['X-Api-Key']`, /'X-Api-Key' carries a credential/],
+    [{ Cookie: 'sid={{ person.email }}' }, `${M}.headers.Cookie`, /'Cookie' carries a credential/],
+    [{ 'X-Shop-Token': 'literal' }, `${M}.headers['X-Shop-Token']`, /carries a credential/],
   ])('refuses the headers %j', (headers, path, message) => {
     expectProblem(withMessage({ headers }), path, message);
+  });
+
+  it('accepts literal credentials with FLOWHOOK_ALLOW_LITERAL_CREDENTIALS=true', () => {
+    const doc = withMessage({ headers: { Authorization: 'Bearer abc123', 'X-Api-Key': 'k-1' } });
+    const allowed = validateOptions(buildConfig({ FLOWHOOK_ALLOW_LITERAL_CREDENTIALS: 'true' }));
+    expect(validateFlow(doc, allowed).ok).toBe(true);
+    expect(validateFlow(doc, validateOptions(buildConfig({}))).ok).toBe(false);
+  });
+
+  it('refuses every header the delivery worker would drop', () => {
+    const sample = { 'X-Flow': 'x', 'X-Request-Source': 'flowhook' };
+    for (const name of [
+      'Host',
+      'Content-Length',
+      'Connection',
+      'Transfer-Encoding',
+      'Upgrade',
+      'Trailer',
+      'Proxy-Connection',
+      'webhook-id',
+      'webhook-timestamp',
+      'User-Agent',
+    ]) {
+      const headers = { ...sample, [name]: 'v' };
+      const kept = Object.keys(stripReservedHeaders(headers, isReservedHeader));
+      expect(kept).toEqual(Object.keys(sample));
+      expect(problemsOf(withMessage({ headers }))).toContainEqual({
+        path: expect.stringContaining(name) as unknown as string,
+        message: expect.stringContaining(`'${name}'`) as unknown as string,
+      });
+    }
   });
 
   it('accepts application/json content types and secret references in headers', () => {
@@ -681,6 +730,24 @@ describe('validateFlow: webhooks', () => {
       ),
     });
     expect(warningsOf(withMessage({ body: '{"total": {{ event.Total|tojson }}}' }))).toEqual([]);
+  });
+
+  it.each([
+    '{"c": "{{ event.coupon }}"}',
+    '{"c": "{{ event.coupon_code }}", "d": "{{ person.coupon|default:\'none\' }}"}',
+    '{"c": "{% if event.coupon %}{{ event.coupon }}{% endif %}"}',
+  ])('accepts properties named like the coupon tags: %s', (body) => {
+    expect(problemsOf(withMessage({ body }))).toEqual([]);
+  });
+
+  it.each([
+    '{"c": "{% coupon_code \'SPRING\' %}"}',
+    '{"c": "{% unique_coupon_code %}"}',
+    '{"c": "{{ coupon_code }}"}',
+  ])('refuses the coupon tag in %s', (body) => {
+    expect(findUnsupportedTemplateFeatures(body)).toEqual([
+      { line: 1, message: 'coupon codes are not supported in webhooks' },
+    ]);
   });
 
   it('finds unsupported features with their lines', () => {
