@@ -40,6 +40,7 @@ import {
   type ProfileLocation,
 } from '../documents';
 import { EventDecodeError } from '../errors';
+import { parseJsonKeepingOrder } from '../json-order';
 import { formatAjvErrors, type PathProblem } from '../json-path';
 import { profileKey } from '../profile-key';
 
@@ -270,7 +271,7 @@ function parseJson(buf: Buffer): unknown {
   let text = buf.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
-    return JSON.parse(text) as unknown;
+    return parseJsonKeepingOrder(text);
   } catch (e) {
     throw new EventDecodeError(
       'malformed_json',
@@ -473,7 +474,7 @@ function normalizeProfile(
 function maybeJsonText(v: unknown): unknown {
   if (typeof v !== 'string') return v;
   try {
-    return JSON.parse(v) as unknown;
+    return parseJsonKeepingOrder(v);
   } catch {
     return v;
   }

@@ -7,6 +7,7 @@ import {
   isRetriableRegistryError,
   type SchemaRegistryDecoder,
 } from '../../../src/events/decode';
+import { orderedKeys } from '../../../src/json-order';
 import { profileKey } from '../../../src/profile-key';
 import { EventDecodeError } from '../../../src/errors';
 
@@ -227,6 +228,16 @@ describe('decodeEvent: Klaviyo POST /api/events body', () => {
     );
     expect(event.profile).toMatchObject(attributes);
     expect(profileKey(event.profile)).toBe(key);
+  });
+
+  it("keeps the document's key order for properties with integer-like keys", async () => {
+    const { event } = await decodeEvent(
+      Buffer.from(
+        '{"metric": "Viewed Product", "profile": {"email": "a@b.c"}, "properties": {"sizes": {"xl": 1, "10": 2, "2": 3}}}',
+      ),
+      { receivedAt: RECEIVED },
+    );
+    expect(orderedKeys(event.properties.sizes as object)).toEqual(['xl', '10', '2']);
   });
 
   it('accepts a canonical event identified only by anonymous_id', async () => {
