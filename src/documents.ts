@@ -1,5 +1,5 @@
-// The documents that travel on flowhook's topics (DESIGN.md section 3). The JSON Schemas in
-// schemas/ describe the same shapes; test/unit/documents.test.ts keeps the two in step.
+// The documents that travel on flowhook's topics. The JSON Schemas in schemas/ describe the
+// same shapes.
 
 export type JsonValue =
   string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };

@@ -1,5 +1,5 @@
 // Every setting flowhook reads, with its default, in one table. The loader, the validator,
-// the README's configuration table (`npm run docs:config`) and the Helm ConfigMap all derive
+// the README's configuration table (`npm run docs`) and the Helm ConfigMap all derive
 // from this list, so a setting cannot exist in one place and be missing in another.
 
 export type SettingType =

@@ -1,4 +1,4 @@
-// Private-address guard (DESIGN.md section 4): webhook destinations that are, or resolve to,
+// Private-address guard: webhook destinations that are, or resolve to,
 // loopback, private, link-local, CGNAT, metadata or any other non-global address are refused
 // unless allow-listed. The check runs on the address actually connected to: `lookup` is
 // installed on the HTTP agents, so every new connection resolves, checks every answer and

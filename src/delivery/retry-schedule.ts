@@ -1,4 +1,4 @@
-// Retry schedule and retry tiers (DESIGN.md sections 4 and 6).
+// Retry schedule and retry tiers.
 //
 // Default schedule: 17 retries, doubling from 10 s and capped at 2 h:
 //   10s 20s 40s 80s 160s 320s 640s 1280s 2560s 5120s 2h 2h 2h 2h 2h 2h 2h

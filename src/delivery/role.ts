@@ -1,4 +1,4 @@
-// The delivery role (DESIGN.md section 2): consumes flowhook.jobs (group flowhook-delivery,
+// The delivery role: consumes flowhook.jobs (group flowhook-delivery,
 // at-least-once) and makes one attempt per job with deliverAttempt, many at once.
 //
 // Per fetched batch (one partition; several partitions are handled at once):

@@ -1,6 +1,6 @@
 // Decoding of event records into the canonical FlowhookEvent (schemas/event.schema.json).
 //
-// Accepted inputs (DESIGN.md section 3):
+// Accepted inputs:
 //   1. canonical JSON: { id, metric, time, profile, properties, backfill? };
 //   2. the body of Klaviyo's POST /api/events (JSON:API, data.attributes.{metric, profile,
 //      properties, time, value, value_currency, unique_id, backfill});

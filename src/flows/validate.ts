@@ -70,7 +70,7 @@ const schemaValidator = ajv.compile(flowSchema);
 
 /**
  * Metric names that can never trigger a flow (Klaviyo: message and housekeeping events); the
- * seed's 15 (DESIGN.md §4). "Unsubscribed from Email Marketing" is not among them.
+ * seed's 15. "Unsubscribed from Email Marketing" is not among them.
  */
 export const NON_TRIGGERABLE_METRICS: readonly string[] = [
   'Bounced Email',

@@ -259,7 +259,7 @@ describe('validateFlow: robustness', () => {
 });
 
 describe('validateFlow: triggers', () => {
-  // The seed's list, verbatim (DESIGN.md §4).
+  // The seed's list of metrics that cannot trigger a flow, verbatim.
   const SEED_NON_TRIGGERABLE =
     'Bounced email · Clicked email · Clicked SMS · Dropped email · Failed to deliver SMS · ' +
     'Failed to deliver automated response SMS · Merged profile · Marked email as spam · ' +
