@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseDuration } from '../duration';
 import { ConfigError, type ConfigProblem } from '../errors';
+import { type MetricCatalog, parseMetricCatalog } from './metric-catalog';
 import {
   ROLE_NAMES,
   SETTINGS,
@@ -62,6 +63,8 @@ export interface FlowhookConfig {
     templateTimeoutMs: number;
     templateMaxLoop: number;
     allowLiteralCredentials: boolean;
+    /** Klaviyo metric id → metric name (FLOWHOOK_METRIC_CATALOG); empty without the setting. */
+    metricCatalog: MetricCatalog;
   };
 }
 
@@ -261,6 +264,24 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
       return undefined;
     }
   };
+  let metricCatalog: MetricCatalog = {};
+  const catalogFile = str('FLOWHOOK_METRIC_CATALOG');
+  if (catalogFile) {
+    let parsed: MetricCatalog | undefined;
+    try {
+      parsed = parseMetricCatalog(JSON.parse(readFileSync(catalogFile, 'utf8')) as unknown);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined) {
+      problems.push({
+        name: 'FLOWHOOK_METRIC_CATALOG',
+        value: catalogFile,
+        allowed:
+          'a readable JSON file: {"<metric id>": "<metric name>", …} or a GET /api/metrics body',
+      });
+    } else metricCatalog = parsed;
+  }
   const ca = readPem('KAFKA_SSL_CA_FILE');
   const cert = readPem('KAFKA_SSL_CERT_FILE');
   const key = readPem('KAFKA_SSL_KEY_FILE');
@@ -354,6 +375,7 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
       templateTimeoutMs: num('FLOWHOOK_TEMPLATE_TIMEOUT'),
       templateMaxLoop: num('FLOWHOOK_TEMPLATE_MAX_LOOP'),
       allowLiteralCredentials: bool('FLOWHOOK_ALLOW_LITERAL_CREDENTIALS'),
+      metricCatalog,
     },
   };
 }

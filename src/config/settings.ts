@@ -280,6 +280,12 @@ export const SETTINGS = [
     description:
       'Accept credential headers (Authorization, Cookie, X-Api-Key, …) with a literal value instead of {{ secrets.NAME }}; such values travel in clear on flowhook.jobs.',
   },
+  {
+    name: 'FLOWHOOK_METRIC_CATALOG',
+    type: { kind: 'string' },
+    description:
+      'JSON file mapping Klaviyo metric ids to names ({"XyZ9aB": "Placed Order"} or the body of GET /api/metrics): a trigger may name its metric by id or by name.',
+  },
 ] as const satisfies readonly SettingSpec[];
 
 export type SettingName = (typeof SETTINGS)[number]['name'];

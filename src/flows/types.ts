@@ -397,6 +397,8 @@ export interface ValidateOptions {
   allowHttp: boolean;
   /** Accept credential headers with a literal value (FLOWHOOK_ALLOW_LITERAL_CREDENTIALS). */
   allowLiteralCredentials?: boolean;
+  /** Klaviyo metric id → name: a metric trigger may name its metric by either. */
+  metricCatalog?: Readonly<Record<string, string>>;
   /** Limits every compiled template renders under; unset ones keep the template defaults. */
   templateLimits?: Partial<TemplateLimits>;
 }

@@ -110,6 +110,33 @@ export function isTriggerableMetric(name: string): boolean {
   return !NON_TRIGGERABLE.has(normalizeMetric(name));
 }
 
+// ---- metric ids ---------------------------------------------------------------------------------
+
+/** The metric name a trigger means: the catalog's name for a known id, else the text itself. */
+function metricName(idOrName: string, options: ValidateOptions): string {
+  const catalog = options.metricCatalog;
+  return catalog !== undefined && Object.hasOwn(catalog, idOrName)
+    ? (catalog[idOrName] as string)
+    : idOrName;
+}
+
+/** Klaviyo's metric ids: six letters and digits, e.g. `XyZ9aB`. */
+const KLAVIYO_METRIC_ID = /^(?=[A-Za-z]*[0-9]|[A-Za-z]+[A-Z])[A-Za-z0-9]{6}$/;
+
+/** Why a trigger's metric will probably match no event, or undefined. */
+function unknownMetric(idOrName: string, options: ValidateOptions): string | undefined {
+  const catalog = options.metricCatalog ?? {};
+  if (Object.hasOwn(catalog, idOrName)) return undefined;
+  const ids = Object.keys(catalog);
+  if (ids.length === 0) {
+    return KLAVIYO_METRIC_ID.test(idOrName)
+      ? `'${idOrName}' looks like a Klaviyo metric id, but events carry metric names: set FLOWHOOK_METRIC_CATALOG (id → name) or use the name`
+      : undefined;
+  }
+  if (Object.values(catalog).includes(idOrName)) return undefined;
+  return `'${idOrName}' is neither a metric name nor a metric id in FLOWHOOK_METRIC_CATALOG: no event may match it`;
+}
+
 // ---- template checks ----------------------------------------------------------------------------
 
 /** Klaviyo template features webhooks cannot use (coupon codes, web feeds, product feeds). */
@@ -291,6 +318,7 @@ export function validateOptions(config: FlowhookConfig): ValidateOptions {
   return {
     allowHttp: config.delivery.allowHttp,
     allowLiteralCredentials: config.trigger.allowLiteralCredentials,
+    metricCatalog: config.trigger.metricCatalog,
     templateLimits: {
       timeoutMs: config.trigger.templateTimeoutMs,
       maxLoopIterations: config.trigger.templateMaxLoop,
@@ -325,15 +353,19 @@ export function validateFlow(doc: unknown, options: ValidateOptions): Validation
   if (t !== undefined) {
     const tPath = '$.definition.triggers[0]';
     switch (t.type) {
-      case 'metric':
-        if (!isTriggerableMetric(t.id)) {
+      case 'metric': {
+        const metric = metricName(t.id, options);
+        if (!isTriggerableMetric(metric)) {
           problems.push({
             path: `${tPath}.id`,
-            message: `metric '${t.id}' cannot trigger a flow (message and housekeeping events are not flow-triggerable)`,
+            message: `metric '${metric}' cannot trigger a flow (message and housekeeping events are not flow-triggerable)`,
           });
         }
-        triggerMetric = t.id;
+        const unknown = unknownMetric(t.id, options);
+        if (unknown !== undefined) warnings.push({ path: `${tPath}.id`, message: unknown });
+        triggerMetric = metric;
         break;
+      }
       case 'list':
         trigger = { type: 'list', listId: t.id };
         break;
@@ -362,7 +394,7 @@ export function validateFlow(doc: unknown, options: ValidateOptions): Validation
       'trigger-filter',
       '$.definition.triggers[0].trigger_filter',
     );
-    trigger = { type: 'metric', metric: t.id, filter: tf };
+    trigger = { type: 'metric', metric: triggerMetric as string, filter: tf };
   }
   const profileFilter = filter(def.profile_filter, 'profile-filter', '$.definition.profile_filter');
 
@@ -616,7 +648,10 @@ function compileAction(
           message: "must be 'metric' (the flow's trigger type)",
         });
       }
-      if (action.data.trigger_id !== undefined && action.data.trigger_id !== triggerMetric) {
+      if (
+        action.data.trigger_id !== undefined &&
+        metricName(action.data.trigger_id, options) !== triggerMetric
+      ) {
         problems.push({
           path: `${path}.data.trigger_id`,
           message: `must be the trigger metric '${triggerMetric}' (got '${action.data.trigger_id}')`,

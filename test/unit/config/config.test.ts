@@ -128,3 +128,33 @@ describe('configuration', () => {
     for (const s of SETTINGS) expect(s.description.length).toBeGreaterThan(10);
   });
 });
+
+describe('FLOWHOOK_METRIC_CATALOG', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flowhook-catalog-'));
+  const file = (name: string, text: string): string => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+
+  it('reads an id → name object or the body of GET /api/metrics', () => {
+    const plain = file('plain.json', '{"XyZ9aB": "Placed Order"}');
+    const api = file(
+      'api.json',
+      '{"data": [{"type": "metric", "id": "XyZ9aB", "attributes": {"name": "Placed Order"}}]}',
+    );
+    for (const path of [plain, api]) {
+      expect({ ...buildConfig({ FLOWHOOK_METRIC_CATALOG: path }).trigger.metricCatalog }).toEqual({
+        XyZ9aB: 'Placed Order',
+      });
+    }
+    expect(buildConfig({}).trigger.metricCatalog).toEqual({});
+  });
+
+  it('refuses a file that is missing or not a catalog', () => {
+    for (const path of [join(dir, 'absent.json'), file('bad.json', '{"XyZ9aB": 3}')]) {
+      expect(() => buildConfig({ FLOWHOOK_METRIC_CATALOG: path })).toThrow(
+        /FLOWHOOK_METRIC_CATALOG/,
+      );
+    }
+  });
+});

@@ -33,6 +33,7 @@ const VALUES: RawSettings = {
   KAFKA_SASL_PASSWORD_FILE: file('password', 'from-file\n'),
   KAFKA_SASL_MECHANISM: 'scram-sha-256',
   FLOWHOOK_SIGNING_SECRET: `whsec_${Buffer.from('another key').toString('base64')}`,
+  FLOWHOOK_METRIC_CATALOG: file('metrics.json', '{"XyZ9aB": "Placed Order"}'),
 };
 
 function otherValue(spec: SettingSpec): string {

@@ -10,6 +10,7 @@ import {
   validateOptions,
 } from '../../../src/flows/validate';
 import { buildConfig } from '../../../src/config/load';
+import { FlowTable } from '../../../src/flows/flow-table';
 import { renderBody, TemplateLimitError } from '../../../src/template';
 import { stripReservedHeaders } from '../../../src/delivery/http-sender';
 import { isReservedHeader } from '../../../src/webhook-headers';
@@ -945,5 +946,59 @@ describe('validateOptions: the configured render limits', () => {
     );
     const items = Array.from({ length: 3000 }, (_, i) => i);
     expect(limitHit(() => renderBody(body, input(items)))).toBe('timeoutMs');
+  });
+});
+
+describe('validateFlow: metric ids (FLOWHOOK_METRIC_CATALOG)', () => {
+  const metricFlow = (id: string) => flowDoc({}, { triggers: [{ type: 'metric', id }] });
+  const catalog = { XyZ9aB: 'Placed Order', Op3nEd: 'Opened Email' };
+
+  it('resolves a Klaviyo metric id to the name events carry, so the flow matches them', () => {
+    const r = validateFlow(metricFlow('XyZ9aB'), { allowHttp: false, metricCatalog: catalog });
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    expect(r.flow.trigger).toMatchObject({ type: 'metric', metric: 'Placed Order' });
+    expect(r.warnings).toEqual([]);
+    const table = new FlowTable({ allowHttp: false, metricCatalog: catalog });
+    expect(table.apply('flow-1', metricFlow('XyZ9aB')).outcome).toBe('accepted');
+    const event = {
+      id: 'e',
+      metric: 'Placed Order',
+      time: '2024-01-01T00:00:00Z',
+      profile: { email: 'a@b.c' },
+      properties: {},
+    };
+    expect(table.candidates(event).map((f) => f.id)).toEqual(['flow-1']);
+  });
+
+  it('still accepts the name, and refuses the id of a non-triggerable metric', () => {
+    expect(warningsOf(metricFlow('Placed Order'))).toEqual([]);
+    const r = validateFlow(metricFlow('Op3nEd'), { allowHttp: false, metricCatalog: catalog });
+    expect(r.ok ? [] : r.problems).toContainEqual({
+      path: '$.definition.triggers[0].id',
+      message: expect.stringMatching(/'Opened Email' cannot trigger a flow/) as unknown as string,
+    });
+  });
+
+  it('warns when a trigger is neither a known name nor a known id', () => {
+    const r = validateFlow(metricFlow('Zz9Zz9'), { allowHttp: false, metricCatalog: catalog });
+    expect(r.warnings).toContainEqual({
+      path: '$.definition.triggers[0].id',
+      message: expect.stringContaining(
+        'neither a metric name nor a metric id',
+      ) as unknown as string,
+    });
+    const named = validateFlow(metricFlow('Placed Order'), {
+      allowHttp: false,
+      metricCatalog: catalog,
+    });
+    expect(named.warnings).toEqual([]);
+  });
+
+  it('warns about an id-looking trigger when no catalog is configured', () => {
+    expect(warningsOf(metricFlow('XyZ9aB'))).toContainEqual({
+      path: '$.definition.triggers[0].id',
+      message: expect.stringContaining('FLOWHOOK_METRIC_CATALOG') as unknown as string,
+    });
+    expect(warningsOf(metricFlow('Viewed'))).toEqual([]);
   });
 });
