@@ -7,7 +7,7 @@ import { buildConfig, type FlowhookConfig } from '../src/config/load';
 import { startKafka } from '../src/kafka/local-broker';
 import { createLogger } from '../src/observability/logger';
 import { FlowhookMetrics } from '../src/observability/metrics';
-import { roleGroupId } from '../src/delay/role';
+import { roleGroupId } from '../src/service/role';
 import { ROLE_FACTORIES } from '../src/roles';
 import { FlowhookService } from '../src/service/service';
 

@@ -1,5 +1,5 @@
-// The documents that travel on flowhook's topics (DESIGN.md section 3). The JSON Schemas in
-// schemas/ describe the same shapes; test/unit/documents.test.ts keeps the two in step.
+// The documents that travel on flowhook's topics. The JSON Schemas in schemas/ describe the
+// same shapes.
 
 export type JsonValue =
   string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -37,6 +37,10 @@ export interface Profile {
   email?: string;
   phone_number?: string;
   external_id?: string;
+  /** Klaviyo's anonymous id (web tracking before the person is known). */
+  anonymous_id?: string;
+  /** Klaviyo's exchange id (`_kx`, an encrypted web-tracking identifier). */
+  _kx?: string;
   first_name?: string;
   last_name?: string;
   organization?: string;

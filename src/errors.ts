@@ -9,6 +9,7 @@ export interface FlowhookErrorOptions {
 }
 
 export abstract class FlowhookError extends Error {
+  /** Each class also has it as a static `code`, readable without constructing an error. */
   abstract readonly code: string;
   abstract readonly retriable: boolean;
   readonly details: Record<string, unknown>;
@@ -34,7 +35,8 @@ export interface ConfigProblem {
 }
 
 export class ConfigError extends FlowhookError {
-  readonly code = 'FLOWHOOK_ERR_CONFIG';
+  static readonly code = 'FLOWHOOK_ERR_CONFIG';
+  readonly code = ConfigError.code;
   readonly retriable = false;
   readonly problems: ConfigProblem[];
   constructor(problems: ConfigProblem[]) {
@@ -51,23 +53,27 @@ export class ConfigError extends FlowhookError {
 // ---- Kafka and the local broker -----------------------------------------------------------
 
 export class KafkaUnavailableError extends FlowhookError {
-  readonly code = 'FLOWHOOK_ERR_KAFKA_UNAVAILABLE';
+  static readonly code = 'FLOWHOOK_ERR_KAFKA_UNAVAILABLE';
+  readonly code = KafkaUnavailableError.code;
   readonly retriable = true;
 }
 
 export class KafkaPermissionError extends FlowhookError {
-  readonly code = 'FLOWHOOK_ERR_KAFKA_PERMISSION';
+  static readonly code = 'FLOWHOOK_ERR_KAFKA_PERMISSION';
+  readonly code = KafkaPermissionError.code;
   readonly retriable = false;
 }
 
 export class LocalBrokerError extends FlowhookError {
-  readonly code = 'FLOWHOOK_ERR_LOCAL_BROKER';
+  static readonly code = 'FLOWHOOK_ERR_LOCAL_BROKER';
+  readonly code = LocalBrokerError.code;
   readonly retriable = false;
 }
 
 /** A message that does not satisfy the schema of the topic it was read from or written to. */
 export class TopicSchemaError extends FlowhookError {
-  readonly code = 'FLOWHOOK_ERR_TOPIC_SCHEMA';
+  static readonly code = 'FLOWHOOK_ERR_TOPIC_SCHEMA';
+  readonly code = TopicSchemaError.code;
   readonly retriable = false;
 }
 
@@ -77,31 +83,36 @@ export class TopicSchemaError extends FlowhookError {
 
 /** The destination URL or an address it resolves to is not allowed (SSRF guard, scheme). */
 export class DestinationRefusedError extends FlowhookError {
-  readonly code = 'FLOWHOOK_ERR_DESTINATION_REFUSED';
+  static readonly code = 'FLOWHOOK_ERR_DESTINATION_REFUSED';
+  readonly code = DestinationRefusedError.code;
   readonly retriable = false;
 }
 
 /** A `{{ secrets.NAME }}` reference names no secret file or variable (message names it). */
 export class SecretNotFoundError extends FlowhookError {
-  readonly code = 'FLOWHOOK_ERR_SECRET_NOT_FOUND';
+  static readonly code = 'FLOWHOOK_ERR_SECRET_NOT_FOUND';
+  readonly code = SecretNotFoundError.code;
   readonly retriable = false;
 }
 
 /** A rendered webhook body larger than the delivery limit; nothing is sent. */
 export class BodyTooLargeError extends FlowhookError {
-  readonly code = 'FLOWHOOK_ERR_BODY_TOO_LARGE';
+  static readonly code = 'FLOWHOOK_ERR_BODY_TOO_LARGE';
+  readonly code = BodyTooLargeError.code;
   readonly retriable = false;
 }
 
 /** A signing secret that is not `whsec_` + base64 of a non-empty key. */
 export class SigningSecretError extends FlowhookError {
-  readonly code = 'FLOWHOOK_ERR_SIGNING_SECRET';
+  static readonly code = 'FLOWHOOK_ERR_SIGNING_SECRET';
+  readonly code = SigningSecretError.code;
   readonly retriable = false;
 }
 
 /** The receiver answered with a status that is never retried (3xx, 4xx other than 408/425/429). */
 export class DeliveryRejectedError extends FlowhookError {
-  readonly code = 'FLOWHOOK_ERR_DELIVERY_REJECTED';
+  static readonly code = 'FLOWHOOK_ERR_DELIVERY_REJECTED';
+  readonly code = DeliveryRejectedError.code;
   readonly retriable = false;
 }
 
@@ -110,13 +121,15 @@ export class DeliveryRejectedError extends FlowhookError {
  * reached the receiver is unknown, so they are retried (same webhook-id).
  */
 export class SenderThreadError extends FlowhookError {
-  readonly code = 'FLOWHOOK_ERR_SENDER_THREAD';
+  static readonly code = 'FLOWHOOK_ERR_SENDER_THREAD';
+  readonly code = SenderThreadError.code;
   readonly retriable = true;
 }
 
 /** Every attempt of the retry schedule failed. */
 export class RetriesExhaustedError extends FlowhookError {
-  readonly code = 'FLOWHOOK_ERR_RETRIES_EXHAUSTED';
+  static readonly code = 'FLOWHOOK_ERR_RETRIES_EXHAUSTED';
+  readonly code = RetriesExhaustedError.code;
   readonly retriable = false;
 }
 
@@ -131,7 +144,8 @@ export interface FlowProblem {
 
 /** A flow document that fails its schema or semantic rules; `problems` says where and why. */
 export class FlowValidationError extends FlowhookError {
-  readonly code = 'FLOWHOOK_ERR_FLOW_INVALID';
+  static readonly code = 'FLOWHOOK_ERR_FLOW_INVALID';
+  readonly code = FlowValidationError.code;
   readonly retriable = false;
   readonly problems: FlowProblem[];
   constructor(problems: FlowProblem[], options: FlowhookErrorOptions = {}) {
@@ -160,7 +174,8 @@ export type EventDecodeReason =
  * retriable (the Schema Registry could not be reached); every other reason is permanent.
  */
 export class EventDecodeError extends FlowhookError {
-  readonly code = 'FLOWHOOK_ERR_EVENT_DECODE';
+  static readonly code = 'FLOWHOOK_ERR_EVENT_DECODE';
+  readonly code = EventDecodeError.code;
   readonly retriable: boolean;
   readonly reason: EventDecodeReason;
   /** JSON path of the offending value, when there is one (e.g. `$.profile.email`). */
@@ -201,7 +216,8 @@ function formatTemplateProblem(p: TemplateProblemInfo): string {
 
 /** A template that cannot be compiled (unsupported or malformed); `problems` says where. */
 export class TemplateSyntaxError extends FlowhookError {
-  readonly code = 'FLOWHOOK_ERR_TEMPLATE_SYNTAX';
+  static readonly code = 'FLOWHOOK_ERR_TEMPLATE_SYNTAX';
+  readonly code = TemplateSyntaxError.code;
   readonly retriable = false;
   readonly problems: TemplateProblemInfo[];
   /** Position of the first problem. */
@@ -228,7 +244,8 @@ export class TemplateSyntaxError extends FlowhookError {
  * line/column point into the template or into the rendered output.
  */
 export class TemplateRenderError extends FlowhookError {
-  readonly code = 'FLOWHOOK_ERR_TEMPLATE_RENDER';
+  static readonly code = 'FLOWHOOK_ERR_TEMPLATE_RENDER';
+  readonly code = TemplateRenderError.code;
   readonly retriable = false;
   readonly line: number | undefined;
   readonly column: number | undefined;
@@ -261,7 +278,8 @@ export class TemplateRenderError extends FlowhookError {
  * limit is retriable: it is wall-clock time, which a busy machine or a GC pause can use up.
  */
 export class TemplateLimitError extends FlowhookError {
-  readonly code = 'FLOWHOOK_ERR_TEMPLATE_LIMIT';
+  static readonly code = 'FLOWHOOK_ERR_TEMPLATE_LIMIT';
+  readonly code = TemplateLimitError.code;
   readonly retriable: boolean;
   /** Which limit: `timeoutMs`, `maxOutputBytes` or `maxLoopIterations`. */
   readonly limit: string;

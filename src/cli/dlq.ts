@@ -9,8 +9,8 @@
 
 import { parseArgs } from 'node:util';
 import type { Kafka } from 'kafkajs';
-import { parseDuration } from '../config/load';
-import { parseDlqEntry, type DlqEntry } from '../delivery/dead-letter';
+import { parseDuration } from '../duration';
+import { parseDlqEntry, type DlqEntry } from '../dead-letter/jobs';
 import type { WebhookJob } from '../documents';
 import { ConfigError } from '../errors';
 import { CompactedTopicReader } from '../kafka/compacted-reader';

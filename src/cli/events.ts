@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Message } from 'kafkajs';
 import { decodeEventValue } from '../events/decode';
-import { profileKey } from '../events/profile-key';
+import { profileKey } from '../profile-key';
 import { UsageError } from './flows';
 import { cliKafka, type Command } from './io';
 

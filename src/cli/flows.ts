@@ -4,7 +4,7 @@ import type { Message } from 'kafkajs';
 import { loadConfig } from '../config/load';
 import { decodeEvent } from '../events/decode';
 import { schemaRegistryDecoder } from '../events/registry';
-import { validateFlow } from '../flows/validate';
+import { validateFlow, validateOptions } from '../flows/validate';
 import type { CompiledFlow } from '../flows/types';
 import { CompactedTopicReader } from '../kafka/compacted-reader';
 import { ensureTopics, ownedTopics } from '../kafka/topics';
@@ -34,7 +34,7 @@ function validateFiles(
   files: string[],
   io: CommandIo,
 ): { flows: CompiledFlow[]; docs: unknown[]; ok: boolean } {
-  const allowHttp = loadConfig().delivery.allowHttp;
+  const options = validateOptions(loadConfig());
   const flows: CompiledFlow[] = [];
   const docs: unknown[] = [];
   let ok = true;
@@ -50,7 +50,7 @@ function validateFiles(
     list.forEach((doc, index) => {
       const where =
         list.length > 1 ? `${file}[${index}] (${docId(doc)})` : `${file} (${docId(doc)})`;
-      const result = validateFlow(doc, { allowHttp });
+      const result = validateFlow(doc, options);
       for (const w of result.warnings) io.err(`${where}: warning: ${w.path}: ${w.message}`);
       if (result.ok) {
         flows.push(result.flow);
@@ -257,7 +257,7 @@ const list: Command = async (argv, io) => {
     await reader.stop();
   }
   const rows = [...docs].map(([id, doc]) => {
-    const result = validateFlow(doc, { allowHttp: config.delivery.allowHttp });
+    const result = validateFlow(doc, validateOptions(config));
     const d = doc as {
       name?: string;
       status?: string;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { SETTINGS, type SettingSpec } from './settings';
 import { FlowhookMetrics } from '../observability/metrics';
 
-/** The README's configuration table, generated from SETTINGS (`npm run docs:config`). */
+/** The README's configuration table, generated from SETTINGS (`npm run docs`). */
 export function settingsTable(): string {
   const rows = (SETTINGS as readonly SettingSpec[]).map((s) => {
     const def = s.default === undefined ? '—' : s.default === '' ? '(empty)' : `\`${s.default}\``;
@@ -12,7 +12,7 @@ export function settingsTable(): string {
   return ['| Setting | Default | Meaning |', '|---|---|---|', ...rows].join('\n');
 }
 
-/** The README's metrics table, generated from FlowhookMetrics (`npm run docs:metrics`). */
+/** The README's metrics table, generated from FlowhookMetrics (`npm run docs`). */
 export function metricsTable(): string {
   const metrics = new FlowhookMetrics({ defaultMetrics: false });
   const rows = metrics.registry.getMetricsAsArray().map((m) => {

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
+import { parseDuration } from '../duration';
 import { ConfigError, type ConfigProblem } from '../errors';
+import { type MetricCatalog, parseMetricCatalog } from './metric-catalog';
 import {
   ROLE_NAMES,
   SETTINGS,
@@ -63,6 +65,9 @@ export interface FlowhookConfig {
     organization: { name: string; url: string };
     templateTimeoutMs: number;
     templateMaxLoop: number;
+    allowLiteralCredentials: boolean;
+    /** Klaviyo metric id → metric name (FLOWHOOK_METRIC_CATALOG); empty without the setting. */
+    metricCatalog: MetricCatalog;
   };
 }
 
@@ -80,13 +85,9 @@ const OTHER_VARIABLES = new Set([
   'FLOWHOOK_KAFKA_IMAGE',
 ]);
 
-const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `250ms`, `10s`, `1m`, `2h`, `1d`; a bare number means seconds. */
-export function parseDuration(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
-  if (!m) return undefined;
-  return Math.round(Number(m[1]) * UNITS_MS[m[2] ?? 's']);
+/** `250ms`, `10s`, `1m`, `2h`, `1d`; in settings a bare number means seconds. */
+function parseSettingDuration(text: string): number | undefined {
+  return parseDuration(text, { bareNumberUnit: 's' });
 }
 
 function splitList(text: string): string[] {
@@ -145,9 +146,9 @@ function parseValue(spec: SettingSpec, text: string): Parsed | typeof INVALID {
       return items;
     }
     case 'duration':
-      return parseDuration(text) ?? INVALID;
+      return parseSettingDuration(text) ?? INVALID;
     case 'durationList': {
-      const items = splitList(text).map(parseDuration);
+      const items = splitList(text).map(parseSettingDuration);
       if (items.length === 0 || items.some((i) => i === undefined || i <= 0)) return INVALID;
       return items as number[];
     }
@@ -266,6 +267,24 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
       return undefined;
     }
   };
+  let metricCatalog: MetricCatalog = {};
+  const catalogFile = str('FLOWHOOK_METRIC_CATALOG');
+  if (catalogFile) {
+    let parsed: MetricCatalog | undefined;
+    try {
+      parsed = parseMetricCatalog(JSON.parse(readFileSync(catalogFile, 'utf8')) as unknown);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined) {
+      problems.push({
+        name: 'FLOWHOOK_METRIC_CATALOG',
+        value: catalogFile,
+        allowed:
+          'a readable JSON file: {"<metric id>": "<metric name>", …} or a GET /api/metrics body',
+      });
+    } else metricCatalog = parsed;
+  }
   const ca = readPem('KAFKA_SSL_CA_FILE');
   const cert = readPem('KAFKA_SSL_CERT_FILE');
   const key = readPem('KAFKA_SSL_KEY_FILE');
@@ -360,6 +379,8 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
       },
       templateTimeoutMs: num('FLOWHOOK_TEMPLATE_TIMEOUT'),
       templateMaxLoop: num('FLOWHOOK_TEMPLATE_MAX_LOOP'),
+      allowLiteralCredentials: bool('FLOWHOOK_ALLOW_LITERAL_CREDENTIALS'),
+      metricCatalog,
     },
   };
 }

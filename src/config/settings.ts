@@ -1,5 +1,5 @@
 // Every setting flowhook reads, with its default, in one table. The loader, the validator,
-// the README's configuration table (`npm run docs:config`) and the Helm ConfigMap all derive
+// the README's configuration table (`npm run docs`) and the Helm ConfigMap all derive
 // from this list, so a setting cannot exist in one place and be missing in another.
 
 export type SettingType =
@@ -286,6 +286,19 @@ export const SETTINGS = [
     type: { kind: 'int', min: 1, max: 10_000_000 },
     default: '10000',
     description: 'Most loop iterations one render may run.',
+  },
+  {
+    name: 'FLOWHOOK_ALLOW_LITERAL_CREDENTIALS',
+    type: { kind: 'bool' },
+    default: 'false',
+    description:
+      'Accept credential headers (Authorization, Cookie, X-Api-Key, …) with a literal value instead of {{ secrets.NAME }}; such values travel in clear on flowhook.jobs.',
+  },
+  {
+    name: 'FLOWHOOK_METRIC_CATALOG',
+    type: { kind: 'string' },
+    description:
+      'JSON file mapping Klaviyo metric ids to names ({"XyZ9aB": "Placed Order"} or the body of GET /api/metrics): a trigger may name its metric by id or by name.',
   },
 ] as const satisfies readonly SettingSpec[];
 

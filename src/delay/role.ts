@@ -23,8 +23,8 @@ import type { Admin } from 'kafkajs';
 import { TopicSchemaError } from '../errors';
 import { StreamProcessor, type ProcessorContext, type ProcessorRecord } from '../kafka/processor';
 import { DELAY_TIERS, type DelayTier } from '../kafka/topics';
-import type { Role, RoleContext } from '../service/role';
-import { rejectedMessage } from '../delivery/dead-letter';
+import { roleGroupId, type Role, type RoleContext } from '../service/role';
+import { rejectedMessage } from '../dead-letter/jobs';
 import {
   DELAYED_FROM_HEADER,
   DELAY_TIER_MS,
@@ -32,12 +32,6 @@ import {
   readDelayHeaders,
   withoutDelayHeaders,
 } from './message';
-
-/** Consumer group of a role: `flowhook-<role>` for the default prefix, `<prefix stem>-<role>` else. */
-export function roleGroupId(topicPrefix: string, role: string): string {
-  const stem = topicPrefix.replace(/[._-]+$/, '');
-  return `${stem === '' ? 'flowhook' : stem}-${role}`;
-}
 
 export interface DelayRoleOptions {
   /** Default roleGroupId(prefix, 'delay') = `flowhook-delay`. */

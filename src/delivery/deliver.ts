@@ -18,6 +18,7 @@ import {
   RetriesExhaustedError,
   SigningSecretError,
 } from '../errors';
+import { isReservedHeader } from '../webhook-headers';
 import { BoundedCache } from './bounded-cache';
 import type { CircuitBreaker } from './circuit-breaker';
 import type { HostLimiter } from './host-limiter';
@@ -71,8 +72,6 @@ export interface AttemptReport {
 }
 
 /** Signature and transport headers a job may not supply itself. */
-const SIGNATURE_HEADERS = new Set(['webhook-id', 'webhook-timestamp', 'webhook-signature']);
-
 export interface PreparedRequest {
   url: string;
   /** Job headers, secrets resolved, reserved and signature headers removed. */
@@ -92,10 +91,8 @@ export async function prepareRequest(
   deps: Pick<DeliveryDeps, 'secrets' | 'signingSecrets' | 'maxBodyBytes'>,
 ): Promise<PreparedRequest> {
   checkBodySize(job.body, deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
-  const own = stripReservedHeaders(job.headers ?? {});
-  for (const name of Object.keys(own)) {
-    if (SIGNATURE_HEADERS.has(name.toLowerCase())) delete own[name];
-  }
+  // Validation refuses these; jobs written before a rule existed still must not set them.
+  const own = stripReservedHeaders(job.headers ?? {}, isReservedHeader);
   const { headers, secretHeaderNames } = await deps.secrets.resolveHeaders(own);
   let signingSecrets = [...deps.signingSecrets];
   if (job.signing_secret_ref !== undefined && job.signing_secret_ref !== '') {
@@ -166,8 +163,6 @@ const iso = (ms: number): string => {
   }
   return new Date(ms).toISOString();
 };
-const RETRIES_EXHAUSTED = new RetriesExhaustedError('retries exhausted').code;
-const REJECTED = new DeliveryRejectedError('delivery rejected').code;
 
 function describe(result: AttemptResult): string {
   if (result.statusCode !== undefined) {
@@ -260,11 +255,13 @@ export async function deliverAttempt(job: WebhookJob, deps: DeliveryDeps): Promi
       outcome = 'retrying';
       retry = { delayMs: next.delayMs, notBefore: iso(finishedAt + next.delayMs) };
     } else {
-      dead = { reason: 'retries_exhausted', code: RETRIES_EXHAUSTED };
+      dead = { reason: 'retries_exhausted', code: RetriesExhaustedError.code };
     }
   } else {
     const code =
-      attempt.statusCode !== undefined ? REJECTED : (attempt.error?.code ?? 'ERR_UNKNOWN');
+      attempt.statusCode !== undefined
+        ? DeliveryRejectedError.code
+        : (attempt.error?.code ?? 'ERR_UNKNOWN');
     dead = { reason: classification.reason, code };
   }
 

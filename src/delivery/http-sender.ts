@@ -12,6 +12,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import got from 'got';
 import { BodyTooLargeError, FlowhookError } from '../errors';
+import { isTransportHeader } from '../webhook-headers';
 import { DestinationPolicy } from './address-guard';
 
 export interface SendRequest {
@@ -60,22 +61,6 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_RESPONSE_BYTES = 4096;
 export const DEFAULT_MAX_BODY_BYTES = 512 * 1024;
 
-/** Headers a job may not set: they belong to the transport or to the signature. */
-const RESERVED_HEADERS = new Set([
-  'host',
-  'content-length',
-  'content-type',
-  'user-agent',
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'expect',
-  'proxy-connection',
-]);
-
 let cachedVersion: string | undefined;
 
 /** The version in flowhook's package.json (found upwards from this file; works from dist/). */
@@ -108,15 +93,14 @@ export function checkBodySize(body: string, maxBodyBytes = DEFAULT_MAX_BODY_BYTE
   }
 }
 
-/** Drops transport-owned headers (any case) from caller-supplied headers. */
+/** Drops the headers `isReserved` names (by default the transport's; any case). */
 export function stripReservedHeaders(
   headers: Record<string, string>,
-  reserved: ReadonlySet<string> = RESERVED_HEADERS,
+  isReserved: (name: string) => boolean = isTransportHeader,
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
-    const lower = name.toLowerCase();
-    if (!reserved.has(lower) && !lower.startsWith('proxy-')) out[name] = value;
+    if (!isReserved(name)) out[name] = value;
   }
   return out;
 }

@@ -1,4 +1,4 @@
-// Classifies one delivery attempt (DESIGN.md section 4).
+// Classifies one delivery attempt.
 //
 //   2xx                          → delivered
 //   408, 425, 429, every 5xx     → retry. All 5xx retry, 501 and 505 included: a 501 is most

@@ -1,4 +1,4 @@
-// Retry schedule and retry tiers (DESIGN.md sections 4 and 6).
+// Retry schedule and retry tiers.
 //
 // Default schedule: 17 retries, doubling from 10 s and capped at 2 h:
 //   10s 20s 40s 80s 160s 320s 640s 1280s 2560s 5120s 2h 2h 2h 2h 2h 2h 2h
@@ -17,33 +17,9 @@
 // tier, and the last second waits at the head of its partition (src/delay/role.ts). No job is
 // held behind a longer wait. The tiers are DELAY_TIERS (src/kafka/topics.ts).
 
+import { formatDuration, parseDuration } from '../duration';
 import { ConfigError } from '../errors';
 import { DELAY_TIERS } from '../kafka/topics';
-
-const UNIT_MS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
-
-/** Parses one duration: a number and a unit (ms, s, m, h, d), e.g. `10s`, `1.5h`. */
-export function parseDuration(text: string): number | undefined {
-  const match = /^([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)$/.exec(text.trim());
-  if (!match) return undefined;
-  const ms = Math.round(Number(match[1]) * (UNIT_MS[match[2] as string] as number));
-  return Number.isFinite(ms) ? ms : undefined;
-}
-
-/** Formats ms with the largest unit that divides it (`600000` → `10m`). */
-export function formatDuration(ms: number): string {
-  for (const unit of ['d', 'h', 'm', 's'] as const) {
-    const size = UNIT_MS[unit] as number;
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}
 
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [
   10, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120, 7200, 7200, 7200, 7200, 7200, 7200, 7200,

@@ -1,4 +1,4 @@
-// The delivery role (DESIGN.md section 2): consumes flowhook.jobs (group flowhook-delivery,
+// The delivery role: consumes flowhook.jobs (group flowhook-delivery,
 // at-least-once) and makes one attempt per job with deliverAttempt, many at once.
 //
 // Per fetched batch (one partition; several partitions are handled at once):
@@ -32,7 +32,6 @@
 
 import { randomUUID } from 'node:crypto';
 import type { IHeaders, KafkaMessage, Message, Producer } from 'kafkajs';
-import { roleGroupId } from '../delay/role';
 import { delayedMessage } from '../delay/message';
 import type { WebhookJob } from '../documents';
 import { TopicSchemaError } from '../errors';
@@ -42,10 +41,10 @@ import {
   type BatchResult,
   type Outbox,
 } from '../kafka/batch-consumer';
-import type { Role, RoleContext } from '../service/role';
+import { roleGroupId, type Role, type RoleContext } from '../service/role';
 import { DestinationPolicy } from './address-guard';
 import { CircuitBreaker } from './circuit-breaker';
-import { deadLetterMessage, rejectedMessage } from './dead-letter';
+import { deadLetterMessage, rejectedMessage } from '../dead-letter/jobs';
 import { type AttemptReport, deliverAttempt, type DeliveryDeps } from './deliver';
 import { HostLimiter } from './host-limiter';
 import { type Sender, WebhookSender } from './http-sender';
@@ -638,7 +637,7 @@ export class DeliveryRole implements Role {
       this.ctx.topics.dlq,
       rejectedMessage({
         reason: 'invalid_job',
-        errorCode: new TopicSchemaError(error).code,
+        errorCode: TopicSchemaError.code,
         error: `${reason}: ${error}`,
         topic: batch.topic,
         partition: batch.partition,

@@ -14,17 +14,12 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { SecretNotFoundError } from '../errors';
-
-const NAME = '[A-Za-z0-9_][A-Za-z0-9_.-]*';
-/** `{{ secrets.NAME }}` with optional inner whitespace. */
-export const SECRET_REFERENCE = new RegExp(`\\{\\{\\s*secrets\\.(${NAME})\\s*\\}\\}`, 'g');
-const VALID_NAME = new RegExp(`^${NAME}$`);
-
-/** Names referenced by a header value, in order, without duplicates. */
-export function referencedSecrets(value: string): string[] {
-  if (!value.includes('{{')) return []; // no reference possible (the common case)
-  return [...new Set(Array.from(value.matchAll(SECRET_REFERENCE), (m) => m[1] as string))];
-}
+import {
+  isCredentialHeader,
+  referencedSecrets,
+  SECRET_REFERENCE,
+  VALID_SECRET_NAME,
+} from '../webhook-headers';
 
 export interface SecretStoreOptions {
   /** FLOWHOOK_SECRETS_DIR. */
@@ -62,7 +57,7 @@ export class SecretStore {
 
   /** The secret's value; throws SecretNotFoundError (which names the secret, never a value). */
   async get(name: string): Promise<string> {
-    if (!VALID_NAME.test(name)) {
+    if (!VALID_SECRET_NAME.test(name)) {
       throw new SecretNotFoundError(`secret name ${JSON.stringify(name)} is not valid`, {
         details: { secret: name },
       });
@@ -138,22 +133,6 @@ export class SecretStore {
 
 export const REDACTED = '[redacted]';
 
-const SENSITIVE_HEADERS = new Set([
-  'authorization',
-  'proxy-authorization',
-  'cookie',
-  'set-cookie',
-  'x-api-key',
-  'api-key',
-  'apikey',
-  'x-auth-token',
-  'x-access-token',
-  'x-csrf-token',
-  'x-amz-security-token',
-  'webhook-signature',
-]);
-const SENSITIVE_PATTERN = /token|secret|passw|api[-_]?key|auth|session|signature|credential/i;
-
 /**
  * A copy of `headers` safe to log: the values of well-known credential headers
  * (Authorization, Cookie, X-Api-Key, …), of any header whose name looks like one (token,
@@ -170,8 +149,7 @@ export function redactHeaders(
     if (value === undefined) continue;
     const lower = name.toLowerCase();
     const text = Array.isArray(value) ? value.join(', ') : value;
-    const sensitive =
-      SENSITIVE_HEADERS.has(lower) || SENSITIVE_PATTERN.test(lower) || extra.has(lower);
+    const sensitive = isCredentialHeader(lower) || extra.has(lower);
     out[name] = sensitive ? REDACTED : text;
   }
   return out;

@@ -1,6 +1,6 @@
 // Decoding of event records into the canonical FlowhookEvent (schemas/event.schema.json).
 //
-// Accepted inputs (DESIGN.md section 3):
+// Accepted inputs:
 //   1. canonical JSON: { id, metric, time, profile, properties, backfill? };
 //   2. the body of Klaviyo's POST /api/events (JSON:API, data.attributes.{metric, profile,
 //      properties, time, value, value_currency, unique_id, backfill});
@@ -10,8 +10,8 @@
 // Decisions:
 //   - Klaviyo `value` becomes properties.$value and `value_currency` properties.$value_currency
 //     (overriding those properties when both are given); `unique_id` becomes the event id;
-//     profile attributes anonymous_id, locale and image become profile properties $anonymous_id,
-//     $locale and $image unless already set; _kx and meta are dropped.
+//     profile attributes locale and image become profile properties $locale and $image, and
+//     anonymous_id is also copied to $anonymous_id, unless already set; meta is dropped.
 //   - Without an id (no unique_id), the id is derived deterministically:
 //     "derived:" + sha256(metric, profile key, time to the second, properties) so that a
 //     redelivered record dedups. Without a time, `receivedAt` is used (pass the Kafka record
@@ -22,7 +22,8 @@
 //   - Optional members that are null are dropped. Registry-decoded records may carry
 //     `properties` / `profile.properties` as JSON text (common in Avro); it is parsed.
 //   - Unknown members are ignored; the profile must carry one identifier (id, email,
-//     phone_number or external_id). The profile is not altered: use profileKey(event.profile)
+//     phone_number, external_id, anonymous_id or _kx, as Klaviyo accepts). The profile is not
+//     altered: use profileKey(event.profile) (src/profile-key.ts, which documents the order)
 //     for the state key and the job's profile_id.
 //   - A record larger than maxBytes (default 5 MB, Klaviyo's limit) is refused as too_large.
 
@@ -39,8 +40,9 @@ import {
   type ProfileLocation,
 } from '../documents';
 import { EventDecodeError } from '../errors';
-import { formatAjvErrors, type PathProblem } from '../flows/json-path';
-import { profileKey } from './profile-key';
+import { parseJsonKeepingOrder } from '../json-order';
+import { formatAjvErrors, type PathProblem } from '../json-path';
+import { profileKey } from '../profile-key';
 
 /** Decodes a Schema-Registry framed record (the lead wires @kafkajs/confluent-schema-registry). */
 export interface SchemaRegistryDecoder {
@@ -133,6 +135,7 @@ const klaviyoSchema = {
                         phone_number: nullable('string'),
                         external_id: nullable('string'),
                         anonymous_id: nullable('string'),
+                        _kx: nullable('string'),
                         first_name: nullable('string'),
                         last_name: nullable('string'),
                         organization: nullable('string'),
@@ -268,7 +271,7 @@ function parseJson(buf: Buffer): unknown {
   let text = buf.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
-    return JSON.parse(text) as unknown;
+    return parseJsonKeepingOrder(text);
   } catch (e) {
     throw new EventDecodeError(
       'malformed_json',
@@ -438,21 +441,26 @@ function finish(
 
 // ---- normalization ------------------------------------------------------------------------------
 
+/** Identifiers Klaviyo's web tracking sets; not standard fields templates and conditions see. */
+const WEB_TRACKING_IDS = ['anonymous_id', '_kx'] as const;
+/** An empty identifier is as good as none (Klaviyo ignores it). */
+const IDENTIFIERS = new Set<string>([
+  'id',
+  'email',
+  'phone_number',
+  'external_id',
+  ...WEB_TRACKING_IDS,
+]);
+
 function normalizeProfile(
   p: Record<string, unknown>,
   framed: boolean,
 ): Profile & Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of PROFILE_STRING_FIELDS) {
+  for (const k of [...PROFILE_STRING_FIELDS, ...WEB_TRACKING_IDS]) {
     const v = p[k];
     if (v === null || v === undefined) continue;
-    if (
-      typeof v === 'string' &&
-      v === '' &&
-      (k === 'id' || k === 'email' || k === 'phone_number' || k === 'external_id')
-    ) {
-      continue;
-    }
+    if (typeof v === 'string' && v === '' && IDENTIFIERS.has(k)) continue;
     out[k] = v;
   }
   if (isObject(p.location)) out.location = p.location as ProfileLocation;
@@ -466,7 +474,7 @@ function normalizeProfile(
 function maybeJsonText(v: unknown): unknown {
   if (typeof v !== 'string') return v;
   try {
-    return JSON.parse(v) as unknown;
+    return parseJsonKeepingOrder(v);
   } catch {
     return v;
   }

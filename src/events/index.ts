@@ -12,4 +12,4 @@ export {
   type EventInputFormat,
   type SchemaRegistryDecoder,
 } from './decode';
-export { profileKey } from './profile-key';
+export { profileKey } from '../profile-key';

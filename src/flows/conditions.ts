@@ -41,7 +41,7 @@
 
 import { createHash } from 'node:crypto';
 import { LOCATION_FIELDS, type Profile, PROFILE_STRING_FIELDS } from '../documents';
-import { profileKey } from '../events/profile-key';
+import { profileKey } from '../profile-key';
 import { checkRegexSafety, type RegexSafetyOptions } from './regex-safety';
 import type {
   Condition,

@@ -17,6 +17,7 @@ import {
   type CompiledFlow,
   type FlowStatus,
   type ValidationProblem,
+  type ValidateOptions,
   type ValidationResult,
 } from './types';
 import { validateFlow } from './validate';
@@ -38,9 +39,8 @@ export type ApplyResult =
     }
   | { outcome: 'deleted'; previous: CompiledFlow | null };
 
-export interface FlowTableOptions {
-  /** Accept http:// webhook URLs (FLOWHOOK_ALLOW_HTTP). */
-  allowHttp: boolean;
+/** How flows are validated (see validateOptions(config)), or a replacement validator. */
+export interface FlowTableOptions extends ValidateOptions {
   /** Replaces validateFlow (tests). */
   validate?: (doc: unknown) => ValidationResult;
 }
@@ -79,8 +79,8 @@ export class FlowTable {
   private readonly validate: (doc: unknown) => ValidationResult;
 
   constructor(options: FlowTableOptions) {
-    this.validate =
-      options.validate ?? ((doc) => validateFlow(doc, { allowHttp: options.allowHttp }));
+    const { validate, ...validation } = options;
+    this.validate = validate ?? ((doc) => validateFlow(doc, validation));
   }
 
   /** Applies one record of flowhook.flows: a document, or null (tombstone) to delete. */

@@ -2,6 +2,7 @@
 export * from './types';
 export {
   validateFlow,
+  validateOptions,
   compileFlowOrThrow,
   isTriggerableMetric,
   NON_TRIGGERABLE_METRICS,
@@ -24,4 +25,4 @@ export {
   LIST_MEMBERSHIP_METRICS,
   SEGMENT_MEMBERSHIP_METRICS,
 } from './trigger-match';
-export { pointerToPath, pathJoin } from './json-path';
+export { pointerToPath, pathJoin } from '../json-path';

@@ -5,7 +5,7 @@
 // document types are read-only views of what validation has checked, not closed records.
 
 import type { FlowhookEvent, JsonObject, Profile } from '../documents';
-import type { CompiledTemplate } from '../template';
+import type { CompiledTemplate, TemplateLimits } from '../template';
 
 // ---- the document ---------------------------------------------------------------------------
 
@@ -395,6 +395,12 @@ export interface ValidationProblem {
 export interface ValidateOptions {
   /** Accept `http://` webhook URLs (FLOWHOOK_ALLOW_HTTP). */
   allowHttp: boolean;
+  /** Accept credential headers with a literal value (FLOWHOOK_ALLOW_LITERAL_CREDENTIALS). */
+  allowLiteralCredentials?: boolean;
+  /** Klaviyo metric id → name: a metric trigger may name its metric by either. */
+  metricCatalog?: Readonly<Record<string, string>>;
+  /** Limits every compiled template renders under; unset ones keep the template defaults. */
+  templateLimits?: Partial<TemplateLimits>;
 }
 
 export type ValidationResult =

@@ -23,6 +23,7 @@
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import flowSchema from '../../schemas/flow.schema.json';
+import type { FlowhookConfig } from '../config/load';
 import { FlowValidationError } from '../errors';
 import {
   checkTemplate,
@@ -31,9 +32,12 @@ import {
   type CompiledTemplate,
   type TemplateInput,
   type TemplateKind,
+  type TemplateLimits,
 } from '../template';
 import { compileConditionFilter, type FilterLocation } from './conditions';
-import { formatAjvErrors, pathJoin } from './json-path';
+import { formatAjvErrors, pathJoin } from '../json-path';
+import { classifyAddress, parseAddress } from '../net/ip-address';
+import { headerRefusal } from '../webhook-headers';
 import {
   PASS_THROUGH_ACTION_TYPES,
   UNSUPPORTED_ACTION_TYPES,
@@ -64,7 +68,10 @@ const schemaValidator = ajv.compile(flowSchema);
 
 // ---- triggerable metrics ------------------------------------------------------------------------
 
-/** Metric names that can never trigger a flow (Klaviyo: message and housekeeping events). */
+/**
+ * Metric names that can never trigger a flow (Klaviyo: message and housekeeping events); the
+ * seed's 15. "Unsubscribed from Email Marketing" is not among them.
+ */
 export const NON_TRIGGERABLE_METRICS: readonly string[] = [
   'Bounced Email',
   'Clicked Email',
@@ -73,6 +80,8 @@ export const NON_TRIGGERABLE_METRICS: readonly string[] = [
   'Received Email',
   'Marked Email as Spam',
   'Clicked SMS',
+  'Received SMS',
+  'Failed to Deliver SMS',
   'Failed to Deliver Automated Response SMS',
   'Received Automated Response SMS',
   'Merged Profile',
@@ -101,18 +110,34 @@ export function isTriggerableMetric(name: string): boolean {
   return !NON_TRIGGERABLE.has(normalizeMetric(name));
 }
 
-// ---- template checks ----------------------------------------------------------------------------
+// ---- metric ids ---------------------------------------------------------------------------------
 
-const FORBIDDEN_HEADERS = new Set([
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'webhook-id',
-  'webhook-timestamp',
-  'webhook-signature',
-]);
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** The metric name a trigger means: the catalog's name for a known id, else the text itself. */
+function metricName(idOrName: string, options: ValidateOptions): string {
+  const catalog = options.metricCatalog;
+  return catalog !== undefined && Object.hasOwn(catalog, idOrName)
+    ? (catalog[idOrName] as string)
+    : idOrName;
+}
+
+/** Klaviyo's metric ids: six letters and digits, e.g. `XyZ9aB`. */
+const KLAVIYO_METRIC_ID = /^(?=[A-Za-z]*[0-9]|[A-Za-z]+[A-Z])[A-Za-z0-9]{6}$/;
+
+/** Why a trigger's metric will probably match no event, or undefined. */
+function unknownMetric(idOrName: string, options: ValidateOptions): string | undefined {
+  const catalog = options.metricCatalog ?? {};
+  if (Object.hasOwn(catalog, idOrName)) return undefined;
+  const ids = Object.keys(catalog);
+  if (ids.length === 0) {
+    return KLAVIYO_METRIC_ID.test(idOrName)
+      ? `'${idOrName}' looks like a Klaviyo metric id, but events carry metric names: set FLOWHOOK_METRIC_CATALOG (id → name) or use the name`
+      : undefined;
+  }
+  if (Object.values(catalog).includes(idOrName)) return undefined;
+  return `'${idOrName}' is neither a metric name nor a metric id in FLOWHOOK_METRIC_CATALOG: no event may match it`;
+}
+
+// ---- template checks ----------------------------------------------------------------------------
 
 /** Klaviyo template features webhooks cannot use (coupon codes, web feeds, product feeds). */
 export function findUnsupportedTemplateFeatures(
@@ -123,7 +148,12 @@ export function findUnsupportedTemplateFeatures(
   for (let m = tag.exec(source); m !== null; m = tag.exec(source)) {
     const inner = m[1] ?? m[2] ?? '';
     const line = source.slice(0, m.index).split('\n').length;
-    if (/\bcoupon_code\b|\bcoupon\b/.test(inner)) {
+    // Klaviyo's coupon tags: {% coupon_code 'NAME' %}, {% unique_coupon_code %} and the root
+    // variable {{ coupon_code }}. A property that happens to be named so ({{ event.coupon }},
+    // {{ event.coupon_code }}) is plain data.
+    const couponTag = m[2] !== undefined && /^\s*(unique_)?coupon_code\b/.test(inner);
+    const couponVariable = m[1] !== undefined && /(^|[^\w.$])(unique_)?coupon_code\b/.test(inner);
+    if (couponTag || couponVariable) {
       found.push({ line, message: 'coupon codes are not supported in webhooks' });
     }
     if (/(^|[^\w.])feeds\s*[.|[]/.test(inner) || /^\s*web_feed\b/.test(inner)) {
@@ -146,6 +176,7 @@ function templateProblems(
   problems: ValidationProblem[],
   warnings: ValidationProblem[],
   sample: TemplateInput | null,
+  limits: Partial<TemplateLimits> | undefined,
 ): CompiledTemplate | null {
   const before = problems.length;
   for (const p of checkTemplate(source, kind)) {
@@ -163,7 +194,7 @@ function templateProblems(
   if (problems.length > before) return null;
   let template: CompiledTemplate;
   try {
-    template = compileTemplate(source, kind);
+    template = compileTemplate(source, kind, limits);
   } catch (e) {
     problems.push({ path, message: e instanceof Error ? e.message : String(e) });
     return null;
@@ -228,21 +259,11 @@ function checkUrl(
   }
 }
 
+/** Whether the delivery guard will refuse this host unless it is allow-listed. */
 function looksLocal(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h.endsWith('.localhost') || h === '::1' || h === '::') return true;
-  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(h);
-  if (m === null) return /^(fc|fd|fe8|fe9|fea|feb)/.test(h) && h.includes(':');
-  const [a, b] = [Number(m[1]), Number(m[2])];
-  return (
-    a === 10 ||
-    a === 127 ||
-    a === 0 ||
-    (a === 169 && b === 254) ||
-    (a === 172 && b >= 16 && b <= 31) ||
-    (a === 192 && b === 168) ||
-    (a === 100 && b >= 64 && b <= 127)
-  );
+  const h = host.toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  return parseAddress(h) !== undefined && !classifyAddress(h).allowed;
 }
 
 function validTimeZone(tz: string): boolean {
@@ -288,6 +309,25 @@ function linksOf(action: FlowAction, path: string): { target: string; path: stri
 }
 
 /**
+ * The validation options a process's configuration implies: FLOWHOOK_ALLOW_HTTP,
+ * FLOWHOOK_ALLOW_LITERAL_CREDENTIALS, and the
+ * render limits FLOWHOOK_TEMPLATE_TIMEOUT, FLOWHOOK_TEMPLATE_MAX_LOOP and
+ * FLOWHOOK_MAX_BODY_BYTES (a body larger than delivery would send is not worth rendering).
+ */
+export function validateOptions(config: FlowhookConfig): ValidateOptions {
+  return {
+    allowHttp: config.delivery.allowHttp,
+    allowLiteralCredentials: config.trigger.allowLiteralCredentials,
+    metricCatalog: config.trigger.metricCatalog,
+    templateLimits: {
+      timeoutMs: config.trigger.templateTimeoutMs,
+      maxLoopIterations: config.trigger.templateMaxLoop,
+      maxOutputBytes: config.delivery.maxBodyBytes,
+    },
+  };
+}
+
+/**
  * Validates a flow document and compiles it. Never throws on bad input: every problem comes back
  * with the JSON path it concerns.
  */
@@ -313,15 +353,19 @@ export function validateFlow(doc: unknown, options: ValidateOptions): Validation
   if (t !== undefined) {
     const tPath = '$.definition.triggers[0]';
     switch (t.type) {
-      case 'metric':
-        if (!isTriggerableMetric(t.id)) {
+      case 'metric': {
+        const metric = metricName(t.id, options);
+        if (!isTriggerableMetric(metric)) {
           problems.push({
             path: `${tPath}.id`,
-            message: `metric '${t.id}' cannot trigger a flow (message and housekeeping events are not flow-triggerable)`,
+            message: `metric '${metric}' cannot trigger a flow (message and housekeeping events are not flow-triggerable)`,
           });
         }
-        triggerMetric = t.id;
+        const unknown = unknownMetric(t.id, options);
+        if (unknown !== undefined) warnings.push({ path: `${tPath}.id`, message: unknown });
+        triggerMetric = metric;
         break;
+      }
       case 'list':
         trigger = { type: 'list', listId: t.id };
         break;
@@ -350,7 +394,7 @@ export function validateFlow(doc: unknown, options: ValidateOptions): Validation
       'trigger-filter',
       '$.definition.triggers[0].trigger_filter',
     );
-    trigger = { type: 'metric', metric: t.id, filter: tf };
+    trigger = { type: 'metric', metric: triggerMetric as string, filter: tf };
   }
   const profileFilter = filter(def.profile_filter, 'profile-filter', '$.definition.profile_filter');
 
@@ -528,15 +572,9 @@ function compileAction(
       for (const [name, value] of Object.entries(message.headers ?? {})) {
         const hPath = pathJoin(`${mPath}.headers`, name);
         const lower = name.toLowerCase();
-        if (!HEADER_NAME.test(name)) {
-          problems.push({ path: hPath, message: `'${name}' is not a valid header name` });
-          continue;
-        }
-        if (FORBIDDEN_HEADERS.has(lower)) {
-          problems.push({
-            path: hPath,
-            message: `header '${name}' is set by the delivery worker and cannot be configured`,
-          });
+        const refusal = headerRefusal(name, value, options);
+        if (refusal !== undefined) {
+          problems.push({ path: hPath, message: refusal });
           continue;
         }
         if (seenHeaders.has(lower)) {
@@ -547,23 +585,28 @@ function compileAction(
           continue;
         }
         seenHeaders.add(lower);
-        if (lower === 'content-type' && !/^application\/json\s*(;.*)?$/i.test(value.trim())) {
-          problems.push({
-            path: hPath,
-            message: 'webhook bodies are JSON: Content-Type must be application/json',
-          });
-          continue;
-        }
-        if (/[\r\n\0]/.test(value)) {
-          problems.push({ path: hPath, message: 'header values must not contain line breaks' });
-          continue;
-        }
-        const template = templateProblems(value, 'header', hPath, problems, warnings, null);
+        const template = templateProblems(
+          value,
+          'header',
+          hPath,
+          problems,
+          warnings,
+          null,
+          options.templateLimits,
+        );
         if (template !== null) headers.push({ name, template });
       }
       let body: CompiledTemplate | null = null;
       if (typeof message.body === 'string' && message.body.trim() !== '') {
-        body = templateProblems(message.body, 'body', `${mPath}.body`, problems, warnings, sample);
+        body = templateProblems(
+          message.body,
+          'body',
+          `${mPath}.body`,
+          problems,
+          warnings,
+          sample,
+          options.templateLimits,
+        );
       }
       return {
         kind: 'webhook',
@@ -605,7 +648,10 @@ function compileAction(
           message: "must be 'metric' (the flow's trigger type)",
         });
       }
-      if (action.data.trigger_id !== undefined && action.data.trigger_id !== triggerMetric) {
+      if (
+        action.data.trigger_id !== undefined &&
+        metricName(action.data.trigger_id, options) !== triggerMetric
+      ) {
         problems.push({
           path: `${path}.data.trigger_id`,
           message: `must be the trigger metric '${triggerMetric}' (got '${action.data.trigger_id}')`,

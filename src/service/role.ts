@@ -29,3 +29,9 @@ export interface Role {
 }
 
 export type RoleFactory = (context: RoleContext) => Role;
+
+/** Consumer group of a role: `flowhook-<role>` for the default prefix, `<prefix stem>-<role>` else. */
+export function roleGroupId(topicPrefix: string, role: string): string {
+  const stem = topicPrefix.replace(/[._-]+$/, '');
+  return `${stem === '' ? 'flowhook' : stem}-${role}`;
+}

@@ -1,6 +1,7 @@
 // What a template sees: `person` (and the profile's standard fields as bare names), `event`,
 // `organization`, `flow` and `now`. Nothing else is reachable.
 import { LOCATION_FIELDS, type Profile, PROFILE_STRING_FIELDS } from '../documents';
+import { keepKeyOrder, orderedKeys } from '../json-order';
 import type { OrganizationInfo, TemplateInput } from './types';
 import { MappingView, getMember, isPlainObject } from './values';
 
@@ -87,28 +88,33 @@ export function isBareProfileName(name: string): boolean {
 export function personFields(profile: Profile): Record<string, unknown> {
   // No prototype: a custom property named "__proto__" stays a plain key.
   const fields = Object.create(null) as Record<string, unknown>;
+  const order: string[] = [];
+  const set = (k: string, v: unknown): void => {
+    if (!(k in fields)) order.push(k);
+    fields[k] = v;
+  };
   const props = getMember(profile, 'properties');
   if (isPlainObject(props)) {
-    for (const k of Object.keys(props)) {
+    for (const k of orderedKeys(props)) {
       const v = getMember(props, k);
-      if (v !== undefined) fields[k] = v;
+      if (v !== undefined) set(k, v);
     }
   }
   for (const k of PROFILE_FIELDS) {
     const v = getMember(profile, k);
-    if (present(v)) fields[k] = v;
+    if (present(v)) set(k, v);
   }
   const name = fullName(profile);
-  if (name !== undefined) fields.full_name = name;
+  if (name !== undefined) set('full_name', name);
   const location = getMember(profile, 'location');
   if (isPlainObject(location)) {
     for (const k of LOCATION_FIELDS) {
       const v = getMember(location, k);
-      if (present(v)) fields[k] = v;
+      if (present(v)) set(k, v);
     }
-    fields.location = location;
+    set('location', location);
   }
-  return fields;
+  return keepKeyOrder(fields, order);
 }
 
 /** `person`: reads resolve standard fields, aliases and custom properties on demand. */

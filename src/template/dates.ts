@@ -347,6 +347,19 @@ export function strftime(d: Date, format: string): string {
 }
 
 /** A format with `%` directives is strftime, anything else Django's format characters. */
+/** Django's named formats, as its `en` locale defines them (Klaviyo renders in English). */
+const NAMED_FORMATS: ReadonlyMap<string, string> = new Map([
+  ['DATE_FORMAT', 'N j, Y'],
+  ['DATETIME_FORMAT', 'N j, Y, P'],
+  ['TIME_FORMAT', 'P'],
+  ['YEAR_MONTH_FORMAT', 'F Y'],
+  ['MONTH_DAY_FORMAT', 'F j'],
+  ['SHORT_DATE_FORMAT', 'm/d/Y'],
+  ['SHORT_DATETIME_FORMAT', 'm/d/Y P'],
+]);
+
 export function formatDate(d: Date, format: string): string {
+  const named = NAMED_FORMATS.get(format);
+  if (named !== undefined) return formatDjango(d, named);
   return /%-?[A-Za-z%]/.test(format) ? strftime(d, format) : formatDjango(d, format);
 }

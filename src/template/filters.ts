@@ -1,6 +1,8 @@
 // The filter library: Django built-ins (with Django's semantics) and Klaviyo's extras.
 // Filters never throw on bad input; like Django they fail quietly (usually to "" or the input).
+import { orderedKeys } from '../json-order';
 import { formatDate, toDate } from './dates';
+import { stripTags } from './strip-tags';
 import {
   decimalOfNumber,
   formatFixed,
@@ -205,16 +207,6 @@ function urlencode(value: unknown, arg?: unknown): string {
   return out;
 }
 
-function striptags(value: unknown): string {
-  let s = textOf(value);
-  for (let i = 0; i < 10; i++) {
-    const next = s.replace(/<!--[\s\S]*?-->/g, '').replace(/<[A-Za-z/!?][^<>]*>/g, '');
-    if (next === s) break;
-    s = next;
-  }
-  return s;
-}
-
 function base64Encode(value: unknown, urlSafe: boolean): string {
   const b64 = Buffer.from(textOf(value), 'utf8').toString('base64');
   return urlSafe ? b64.replace(/\+/g, '-').replace(/\//g, '_') : b64;
@@ -262,7 +254,7 @@ function join(value: unknown, arg: unknown): unknown {
   const v = plain(value);
   if (Array.isArray(v)) return v.map((x) => textOf(x)).join(sep);
   if (typeof v === 'string') return codePoints(v).join(sep);
-  if (isPlainObject(v)) return Object.keys(v).join(sep);
+  if (isPlainObject(v)) return orderedKeys(v).join(sep);
   return value;
 }
 
@@ -497,7 +489,7 @@ export const FILTERS: ReadonlyMap<string, FilterSpec> = new Map<string, FilterSp
   ['urlencode', spec('optional', urlencode)],
   ['yesno', spec('optional', yesno)],
   ['pluralize', spec('optional', pluralize)],
-  ['striptags', spec('none', striptags)],
+  ['striptags', spec('none', (v) => stripTags(textOf(v)))],
   // Klaviyo extras
   ['lookup', spec('required', (v, a) => getMember(v, typeof a === 'number' ? a : textOf(a)))],
   ['abs', spec('none', unaryNumeric(Math.abs))],

@@ -2,6 +2,7 @@
 // tests), the filters our translation calls, and the per-render state that enforces the limits.
 import nunjucks from 'nunjucks';
 import { TemplateLimitError, TemplateRenderError } from '../errors';
+import { orderedKeys } from '../json-order';
 import { RenderRoot } from './context';
 import { formatDate, toDate } from './dates';
 import { FILTERS, currencyFormat } from './filters';
@@ -198,7 +199,7 @@ function iterate(value: unknown, nvars: number, reversed: number): unknown[] {
   if (Array.isArray(v)) arr = v;
   else if (typeof v === 'string') arr = Array.from(v);
   else if (isPlainObject(v)) {
-    const keys = Object.keys(v);
+    const keys = orderedKeys(v);
     arr = nvars >= 2 ? keys.map((k) => [k, getMember(v, k)]) : keys;
   } else arr = [];
   if (nvars >= 2) arr = arr.map((x) => (Array.isArray(x) ? x : [x]));
@@ -212,11 +213,6 @@ function iterate(value: unknown, nvars: number, reversed: number): unknown[] {
     );
   }
   return arr;
-}
-
-function isContainer(v: unknown): boolean {
-  v = plain(v);
-  return typeof v === 'string' || Array.isArray(v) || isPlainObject(v);
 }
 
 function compare(test: (c: number) => boolean): (a: unknown, b: unknown) => boolean {
@@ -274,8 +270,8 @@ const HELPERS: Record<string, Helper> = {
   __le: compare((c) => c <= 0),
   __gt: compare((c) => c > 0),
   __ge: compare((c) => c >= 0),
-  __in: (a: unknown, b: unknown) => pyContains(b, a),
-  __notin: (a: unknown, b: unknown) => isContainer(b) && !pyContains(b, a),
+  __in: (a: unknown, b: unknown) => pyContains(b, a) === true,
+  __notin: (a: unknown, b: unknown) => pyContains(b, a) === false,
   __is: pyIs,
   __isnot: (a: unknown, b: unknown) => !pyIs(a, b),
   __num: (s: string) => Number(s),

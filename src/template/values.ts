@@ -2,6 +2,8 @@
 // Everything a template can touch goes through `getMember`, which only reads own data
 // properties of plain objects and arrays: no prototype, no constructor, no function ever.
 
+import { orderedKeys } from '../json-order';
+
 /** Text already safe inside a JSON string (escapejs output). */
 export class SafeText {
   constructor(readonly text: string) {}
@@ -69,9 +71,9 @@ export function getMember(obj: unknown, key: string | number): unknown {
       const v = o[k];
       return typeof v === 'function' || typeof v === 'symbol' ? undefined : v;
     }
-    if (k === 'items') return Object.keys(o).map((name) => [name, o[name]]);
-    if (k === 'keys') return Object.keys(o);
-    if (k === 'values') return Object.keys(o).map((name) => o[name]);
+    if (k === 'items') return orderedKeys(o).map((name) => [name, o[name]]);
+    if (k === 'keys') return orderedKeys(o);
+    if (k === 'values') return orderedKeys(o).map((name) => o[name]);
     return undefined;
   }
   if (Array.isArray(obj)) {
@@ -198,25 +200,30 @@ export function pyCompare(a: unknown, b: unknown): number | undefined {
 }
 
 /** Python `in`: substring, list membership or dictionary key. */
-export function pyContains(container: unknown, item: unknown): boolean {
+/**
+ * Python's `item in container`, or undefined where Python raises TypeError (a non-string in a
+ * string, an unhashable list or dict as a dict key, anything in a non-container): Django then
+ * makes both `in` and `not in` false. Dict keys from JSON are strings, so a number is never one.
+ */
+export function pyContains(container: unknown, item: unknown): boolean | undefined {
+  item = plain(item);
   if (container instanceof MappingView) {
-    return (
-      (typeof item === 'string' || typeof item === 'number') &&
-      container.get(String(item)) !== undefined
-    );
+    if (Array.isArray(item) || isPlainObject(item)) return undefined;
+    return typeof item === 'string' && container.get(item) !== undefined;
   }
   container = plain(container);
-  item = plain(item);
-  if (typeof container === 'string') return typeof item === 'string' && container.includes(item);
+  if (typeof container === 'string') {
+    return typeof item === 'string' ? container.includes(item) : undefined;
+  }
   if (Array.isArray(container)) {
     for (const el of container) if (pyEquals(el, item)) return true;
     return false;
   }
   if (isPlainObject(container)) {
-    if (typeof item !== 'string' && typeof item !== 'number') return false;
-    return hasOwn.call(container, String(item));
+    if (Array.isArray(item) || isPlainObject(item)) return undefined;
+    return typeof item === 'string' && hasOwn.call(container, item);
   }
-  return false;
+  return undefined;
 }
 
 /** Replaces what JSON cannot carry (undefined, functions, markers, dates) with data. */

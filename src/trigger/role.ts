@@ -1,18 +1,18 @@
 import type { Admin, KafkaMessage } from 'kafkajs';
-import { roleGroupId } from '../delay/role';
 import type { FlowhookEvent } from '../documents';
 import { EventDecodeError, FlowhookError } from '../errors';
-import { eventDeadLetter } from '../events/dead-letter';
+import { eventDeadLetter } from '../dead-letter/events';
 import { decodeEvent, type SchemaRegistryDecoder } from '../events/decode';
-import { profileKey } from '../events/profile-key';
+import { profileKey } from '../profile-key';
 import { schemaRegistryDecoder } from '../events/registry';
 import { FlowTable } from '../flows/flow-table';
 import type { CompiledFlow } from '../flows/types';
+import { validateOptions } from '../flows/validate';
 import { CompactedTopicReader } from '../kafka/compacted-reader';
 import { StreamProcessor, type ProcessorContext, type ProcessorRecord } from '../kafka/processor';
 import type { StoreSpec } from '../kafka/store';
 import type { Timer } from '../kafka/timers';
-import type { Role, RoleContext } from '../service/role';
+import { roleGroupId, type Role, type RoleContext } from '../service/role';
 import type { OrganizationInfo } from '../template';
 import { decideEntries, decodeState, emptyState, encodeState, type ProfileState } from './entry';
 import { walkFlow, type DelayResume, type WalkResult } from './walk';
@@ -59,7 +59,7 @@ export class TriggerRole implements Role {
 
   constructor(private readonly ctx: RoleContext) {
     const { config, kafka, topics, logger } = ctx;
-    this.table = new FlowTable({ allowHttp: config.delivery.allowHttp });
+    this.table = new FlowTable(validateOptions(config));
     const groupId = roleGroupId(config.topicPrefix, 'trigger');
     this.flowsReader = new CompactedTopicReader(
       kafka,

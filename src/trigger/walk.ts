@@ -24,7 +24,7 @@
 
 import { createHash } from 'node:crypto';
 import type { FlowhookEvent, Profile, WebhookJob } from '../documents';
-import { profileKey } from '../events/profile-key';
+import { profileKey } from '../profile-key';
 import type { CompiledAction, CompiledFlow, ConditionContext } from '../flows/types';
 import { renderBody, renderHeader, type OrganizationInfo, type TemplateInput } from '../template';
 import { computeDelay } from './delay';

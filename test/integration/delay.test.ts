@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import type { RejectedMessage } from '../../src/delivery/dead-letter';
+import type { RejectedMessage } from '../../src/dead-letter/jobs';
 import { DelayRole } from '../../src/delay/role';
 import { delayedMessage, NOT_BEFORE_HEADER, TARGET_HEADER } from '../../src/delay/message';
 import { produce, readJson, startFlowhook, type Harness } from '../support/flowhook-harness';

@@ -1,6 +1,6 @@
 import type { DeadLetter, DeliveryRecord, WebhookJob } from '../../src/documents';
 import { dlqCommand, dlqList, dlqReplay } from '../../src/cli/dlq';
-import type { RejectedMessage } from '../../src/delivery/dead-letter';
+import type { RejectedMessage } from '../../src/dead-letter/jobs';
 import { verifySignature } from '../../src/delivery/signing';
 import {
   makeJob,

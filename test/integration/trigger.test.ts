@@ -1,7 +1,7 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Kafka } from 'kafkajs';
 import type { FlowhookEvent, WebhookJob } from '../../src/documents';
-import { DLQ_HEADERS } from '../../src/events/dead-letter';
+import { DLQ_HEADERS } from '../../src/dead-letter/headers';
 import { produce, readJson, startFlowhook, type Harness } from '../support/flowhook-harness';
 import { placedOrder, webhookFlow } from '../support/flows';
 import { createTopic, readTopic, testKafka, uniqueName } from '../support/kafka';

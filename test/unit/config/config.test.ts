@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildConfig, loadConfig, parseDuration } from '../../../src/config/load';
+import { buildConfig, loadConfig } from '../../../src/config/load';
 import { SETTINGS } from '../../../src/config/settings';
 import { ConfigError } from '../../../src/errors';
 
@@ -87,10 +87,6 @@ describe('configuration', () => {
     expect(config.delivery.retryScheduleMs).toEqual([10_000, 60_000, 600_000, 3_600_000]);
     expect(config.delivery.destinationAllowlist).toEqual(['10.0.0.0/8', 'crm.internal']);
     expect(config.delivery.signingSecrets).toHaveLength(2);
-    expect(parseDuration('250ms')).toBe(250);
-    expect(parseDuration('2')).toBe(2000);
-    expect(parseDuration('1.5h')).toBe(5_400_000);
-    expect(parseDuration('soon')).toBeUndefined();
   });
 
   it('requires user and password with a SASL mechanism, and reads the password from a file', () => {
@@ -130,5 +126,35 @@ describe('configuration', () => {
 
   it('documents every setting', () => {
     for (const s of SETTINGS) expect(s.description.length).toBeGreaterThan(10);
+  });
+});
+
+describe('FLOWHOOK_METRIC_CATALOG', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flowhook-catalog-'));
+  const file = (name: string, text: string): string => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+
+  it('reads an id → name object or the body of GET /api/metrics', () => {
+    const plain = file('plain.json', '{"XyZ9aB": "Placed Order"}');
+    const api = file(
+      'api.json',
+      '{"data": [{"type": "metric", "id": "XyZ9aB", "attributes": {"name": "Placed Order"}}]}',
+    );
+    for (const path of [plain, api]) {
+      expect({ ...buildConfig({ FLOWHOOK_METRIC_CATALOG: path }).trigger.metricCatalog }).toEqual({
+        XyZ9aB: 'Placed Order',
+      });
+    }
+    expect(buildConfig({}).trigger.metricCatalog).toEqual({});
+  });
+
+  it('refuses a file that is missing or not a catalog', () => {
+    for (const path of [join(dir, 'absent.json'), file('bad.json', '{"XyZ9aB": 3}')]) {
+      expect(() => buildConfig({ FLOWHOOK_METRIC_CATALOG: path })).toThrow(
+        /FLOWHOOK_METRIC_CATALOG/,
+      );
+    }
   });
 });

@@ -1,12 +1,11 @@
 import type dns from 'node:dns';
+import { DestinationPolicy, parseAllowlist } from '../../../src/delivery/address-guard';
 import {
   classifyAddress,
-  DestinationPolicy,
   formatAddress,
   parseAddress,
-  parseAllowlist,
   parseIPv4Loose,
-} from '../../../src/delivery/address-guard';
+} from '../../../src/net/ip-address';
 import { ConfigError, DestinationRefusedError } from '../../../src/errors';
 
 const REFUSED: Array<[string, RegExp]> = [

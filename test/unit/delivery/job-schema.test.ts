@@ -1,5 +1,5 @@
 import { parseSince, replayedJob } from '../../../src/cli/dlq';
-import { parseDlqEntry, rejectedMessage } from '../../../src/delivery/dead-letter';
+import { parseDlqEntry, rejectedMessage } from '../../../src/dead-letter/jobs';
 import { decodeJob } from '../../../src/delivery/job-schema';
 import type { WebhookJob } from '../../../src/documents';
 

@@ -1,8 +1,7 @@
+import { formatDuration, parseDuration } from '../../../src/duration';
 import {
   DEFAULT_RETRY_DELAYS_MS,
   DEFAULT_RETRY_SCHEDULE,
-  formatDuration,
-  parseDuration,
   parseRetryAfter,
   RETRY_TIERS,
   retryTopic,

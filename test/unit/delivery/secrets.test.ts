@@ -1,7 +1,8 @@
 import { mkdtempSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { redactHeaders, referencedSecrets, SecretStore } from '../../../src/delivery/secrets';
+import { redactHeaders, SecretStore } from '../../../src/delivery/secrets';
+import { referencedSecrets } from '../../../src/webhook-headers';
 import { SecretNotFoundError } from '../../../src/errors';
 
 let dir: string;

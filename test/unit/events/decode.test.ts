@@ -7,7 +7,8 @@ import {
   isRetriableRegistryError,
   type SchemaRegistryDecoder,
 } from '../../../src/events/decode';
-import { profileKey } from '../../../src/events/profile-key';
+import { orderedKeys } from '../../../src/json-order';
+import { profileKey } from '../../../src/profile-key';
 import { EventDecodeError } from '../../../src/errors';
 
 const FIXTURES = join(__dirname, '../../fixtures/events');
@@ -206,6 +207,45 @@ describe('decodeEvent: Klaviyo POST /api/events body', () => {
       properties: { 'Favorite Color': 'blue', $locale: 'en-US' },
     });
     expect(profileKey(event.profile)).toBe('external:cust-42');
+  });
+
+  it.each([
+    ['anonymous_id', { anonymous_id: 'anon-7' }, 'anonymous:anon-7'],
+    ['_kx', { _kx: 'kx-exchange-7' }, 'kx:kx-exchange-7'],
+  ])('accepts a Klaviyo event identified only by %s', async (_name, attributes, key) => {
+    const { event } = await decodeEvent(
+      json({
+        data: {
+          type: 'event',
+          attributes: {
+            metric: { data: { type: 'metric', attributes: { name: 'Viewed Product' } } },
+            profile: { data: { type: 'profile', attributes } },
+            properties: {},
+          },
+        },
+      }),
+      { receivedAt: RECEIVED },
+    );
+    expect(event.profile).toMatchObject(attributes);
+    expect(profileKey(event.profile)).toBe(key);
+  });
+
+  it("keeps the document's key order for properties with integer-like keys", async () => {
+    const { event } = await decodeEvent(
+      Buffer.from(
+        '{"metric": "Viewed Product", "profile": {"email": "a@b.c"}, "properties": {"sizes": {"xl": 1, "10": 2, "2": 3}}}',
+      ),
+      { receivedAt: RECEIVED },
+    );
+    expect(orderedKeys(event.properties.sizes as object)).toEqual(['xl', '10', '2']);
+  });
+
+  it('accepts a canonical event identified only by anonymous_id', async () => {
+    const { event } = await decodeEvent(
+      json({ metric: 'Viewed Product', profile: { anonymous_id: 'anon-8' }, properties: {} }),
+      { receivedAt: RECEIVED },
+    );
+    expect(profileKey(event.profile)).toBe('anonymous:anon-8');
   });
 
   const body = (
@@ -489,6 +529,9 @@ describe('profileKey', () => {
     [{ external_id: 'c-1', email: 'a@b.c' }, 'external:c-1'],
     [{ email: ' A@B.C ' }, 'email:a@b.c'],
     [{ phone_number: '+1 500 555 0006' }, 'phone:+15005550006'],
+    [{ phone_number: '+15005550006', anonymous_id: 'anon-1' }, 'phone:+15005550006'],
+    [{ anonymous_id: 'anon-1', _kx: 'kx-1' }, 'anonymous:anon-1'],
+    [{ _kx: 'kx-1' }, 'kx:kx-1'],
     [{ first_name: 'x' }, null],
   ])('%j → %s', (profile, key) => {
     expect(profileKey(profile)).toBe(key);

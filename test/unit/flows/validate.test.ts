@@ -7,7 +7,13 @@ import {
   isTriggerableMetric,
   NON_TRIGGERABLE_METRICS,
   validateFlow,
+  validateOptions,
 } from '../../../src/flows/validate';
+import { buildConfig } from '../../../src/config/load';
+import { FlowTable } from '../../../src/flows/flow-table';
+import { renderBody, TemplateLimitError } from '../../../src/template';
+import { stripReservedHeaders } from '../../../src/delivery/http-sender';
+import { isReservedHeader } from '../../../src/webhook-headers';
 import type { ValidationProblem } from '../../../src/flows/types';
 import {
   clone,
@@ -254,6 +260,31 @@ describe('validateFlow: robustness', () => {
 });
 
 describe('validateFlow: triggers', () => {
+  // The seed's list of metrics that cannot trigger a flow, verbatim.
+  const SEED_NON_TRIGGERABLE =
+    'Bounced email · Clicked email · Clicked SMS · Dropped email · Failed to deliver SMS · ' +
+    'Failed to deliver automated response SMS · Merged profile · Marked email as spam · ' +
+    'Opened email · Received email · Received automated response SMS · Received SMS · ' +
+    'Unsubscribed · Unsubscribed from list · Unsubscribed from SMS marketing';
+
+  it.each(SEED_NON_TRIGGERABLE.split(' · ').map((m) => [m]))(
+    "refuses the seed's non-triggerable metric %s",
+    (metric) => {
+      expectProblem(
+        flowDoc({}, { triggers: [{ type: 'metric', id: metric }] }),
+        '$.definition.triggers[0].id',
+        /cannot trigger a flow/,
+      );
+    },
+  );
+
+  it("lists exactly the seed's 15 metrics", () => {
+    const norm = (m: string): string => m.toLowerCase();
+    expect(NON_TRIGGERABLE_METRICS.map(norm).sort()).toEqual(
+      SEED_NON_TRIGGERABLE.split(' · ').map(norm).sort(),
+    );
+  });
+
   it.each(NON_TRIGGERABLE_METRICS.map((m) => [m]))(
     'refuses the non-triggerable metric %s',
     (metric) => {
@@ -581,12 +612,18 @@ describe('validateFlow: webhooks', () => {
       'https://10.1.2.3/x',
       'https://192.168.0.1/x',
       'https://[::1]/x',
+      // spellings the delivery guard also resolves to loopback / metadata / private
+      'https://0x7f.1/x',
+      'https://2130706433/x',
+      'https://[::ffff:169.254.169.254]/x',
+      'https://[fd00::1]/x',
     ]) {
       expect(warningsOf(withMessage({ url }))).toContainEqual({
         path: `${M}.url`,
         message: expect.stringContaining('loopback or private'),
       });
     }
+    expect(warningsOf(withMessage({ url: 'https://93.184.215.14/x' }))).toEqual([]);
   });
 
   it.each<[Record<string, string>, string, RegExp]>([
@@ -601,8 +638,55 @@ describe('validateFlow: webhooks', () => {
     [{ 'X-A': '1', 'x-a': '2' }, `${M}.headers['x-a']`, /given twice/],
     [{ 'X-A': 'a\r\nInjected: 1' }, `${M}.headers['X-A']`, /line breaks/],
     [{ 'X-A': '{{ email ' }, `${M}.headers['X-A']`, /.+/],
+    // delivery would drop these: refused, naming the header
+    [{ 'User-Agent': 'crm/1' }, `${M}.headers['User-Agent']`, /'User-Agent' is set by the/],
+    [{ Expect: '100-continue' }, `${M}.headers.Expect`, /'Expect' is set by the delivery/],
+    [{ TE: 'trailers' }, `${M}.headers.TE`, /'TE' is set by the delivery worker/],
+    [{ 'Keep-Alive': '5' }, `${M}.headers['Keep-Alive']`, /'Keep-Alive' is set by the/],
+    [{ 'Proxy-Foo': 'x' }, `${M}.headers['Proxy-Foo']`, /'Proxy-Foo' is set by the/],
+    [{ 'Content-Type': 'application/jsonp' }, `${M}.headers['Content-Type']`, /application\/json/],
+    // credentials must come from secrets
+    [
+      { Authorization: 'Bearer abc123' },
+      `${M}.headers.Authorization`,
+      /'Authorization' carries a credential.*secrets\.NAME/,
+    ],
+    [{ 'X-Api-Key': 'k-1' }, `${M}.headers['X-Api-Key']`, /'X-Api-Key' carries a credential/],
+    [{ Cookie: 'sid={{ person.email }}' }, `${M}.headers.Cookie`, /'Cookie' carries a credential/],
+    [{ 'X-Shop-Token': 'literal' }, `${M}.headers['X-Shop-Token']`, /carries a credential/],
   ])('refuses the headers %j', (headers, path, message) => {
     expectProblem(withMessage({ headers }), path, message);
+  });
+
+  it('accepts literal credentials with FLOWHOOK_ALLOW_LITERAL_CREDENTIALS=true', () => {
+    const doc = withMessage({ headers: { Authorization: 'Bearer abc123', 'X-Api-Key': 'k-1' } });
+    const allowed = validateOptions(buildConfig({ FLOWHOOK_ALLOW_LITERAL_CREDENTIALS: 'true' }));
+    expect(validateFlow(doc, allowed).ok).toBe(true);
+    expect(validateFlow(doc, validateOptions(buildConfig({}))).ok).toBe(false);
+  });
+
+  it('refuses every header the delivery worker would drop', () => {
+    const sample = { 'X-Flow': 'x', 'X-Request-Source': 'flowhook' };
+    for (const name of [
+      'Host',
+      'Content-Length',
+      'Connection',
+      'Transfer-Encoding',
+      'Upgrade',
+      'Trailer',
+      'Proxy-Connection',
+      'webhook-id',
+      'webhook-timestamp',
+      'User-Agent',
+    ]) {
+      const headers = { ...sample, [name]: 'v' };
+      const kept = Object.keys(stripReservedHeaders(headers, isReservedHeader));
+      expect(kept).toEqual(Object.keys(sample));
+      expect(problemsOf(withMessage({ headers }))).toContainEqual({
+        path: expect.stringContaining(name) as unknown as string,
+        message: expect.stringContaining(`'${name}'`) as unknown as string,
+      });
+    }
   });
 
   it('accepts application/json content types and secret references in headers', () => {
@@ -647,6 +731,24 @@ describe('validateFlow: webhooks', () => {
       ),
     });
     expect(warningsOf(withMessage({ body: '{"total": {{ event.Total|tojson }}}' }))).toEqual([]);
+  });
+
+  it.each([
+    '{"c": "{{ event.coupon }}"}',
+    '{"c": "{{ event.coupon_code }}", "d": "{{ person.coupon|default:\'none\' }}"}',
+    '{"c": "{% if event.coupon %}{{ event.coupon }}{% endif %}"}',
+  ])('accepts properties named like the coupon tags: %s', (body) => {
+    expect(problemsOf(withMessage({ body }))).toEqual([]);
+  });
+
+  it.each([
+    '{"c": "{% coupon_code \'SPRING\' %}"}',
+    '{"c": "{% unique_coupon_code %}"}',
+    '{"c": "{{ coupon_code }}"}',
+  ])('refuses the coupon tag in %s', (body) => {
+    expect(findUnsupportedTemplateFeatures(body)).toEqual([
+      { line: 1, message: 'coupon codes are not supported in webhooks' },
+    ]);
   });
 
   it('finds unsupported features with their lines', () => {
@@ -787,5 +889,116 @@ describe('compileFlowOrThrow', () => {
       expect(err.message).toContain('$.definition.actions[0].data.message.url: must use https');
       expect(err.retriable).toBe(false);
     }
+  });
+});
+
+describe('validateOptions: the configured render limits', () => {
+  const loopBody =
+    '{"items": [{% for i in event.items %}{{ i }}{% if not forloop.last %},{% endif %}{% endfor %}]}';
+  const input = (items: number[]) => ({
+    profile: {},
+    event: { items },
+    organization: {},
+    flow: { id: 'flow-1', name: 'Test flow' },
+    now: new Date(0),
+  });
+  const compiledBody = (env: Record<string, string>, body: string) => {
+    const r = validateFlow(
+      flowDoc({}, { actions: [webhook('hook', null, { body })] }),
+      validateOptions(buildConfig(env)),
+    );
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    const action = r.flow.actions.get('hook');
+    if (action?.kind !== 'webhook' || action.body === null) throw new Error('no webhook body');
+    return action.body;
+  };
+
+  it('FLOWHOOK_TEMPLATE_MAX_LOOP bounds loop iterations', () => {
+    const body = compiledBody({ FLOWHOOK_TEMPLATE_MAX_LOOP: '3' }, loopBody);
+    expect(renderBody(body, input([1, 2, 3]))).toBe('{"items": [1,2,3]}');
+    expect(() => renderBody(body, input([1, 2, 3, 4]))).toThrow(TemplateLimitError);
+  });
+
+  it('FLOWHOOK_MAX_BODY_BYTES bounds the rendered body', () => {
+    const body = compiledBody({ FLOWHOOK_MAX_BODY_BYTES: '40' }, loopBody);
+    expect(limitHit(() => renderBody(body, input([1, 2, 3])))).toBeUndefined();
+    const many = Array.from({ length: 20 }, (_, i) => i);
+    expect(limitHit(() => renderBody(body, input(many)))).toBe('maxOutputBytes');
+  });
+
+  const limitHit = (fn: () => unknown): string | undefined => {
+    try {
+      fn();
+    } catch (err) {
+      if (err instanceof TemplateLimitError) return err.limit;
+      throw err;
+    }
+    return undefined;
+  };
+
+  it('FLOWHOOK_TEMPLATE_TIMEOUT is the render budget', () => {
+    // 9 million empty iterations: allowed by the loop limit, far beyond a 1 ms budget.
+    const nested =
+      '{"n": 0{% for i in event.items %}{% for j in event.items %}{% endfor %}{% endfor %}}';
+    const body = compiledBody(
+      { FLOWHOOK_TEMPLATE_TIMEOUT: '1ms', FLOWHOOK_TEMPLATE_MAX_LOOP: '10000000' },
+      nested,
+    );
+    const items = Array.from({ length: 3000 }, (_, i) => i);
+    expect(limitHit(() => renderBody(body, input(items)))).toBe('timeoutMs');
+  });
+});
+
+describe('validateFlow: metric ids (FLOWHOOK_METRIC_CATALOG)', () => {
+  const metricFlow = (id: string) => flowDoc({}, { triggers: [{ type: 'metric', id }] });
+  const catalog = { XyZ9aB: 'Placed Order', Op3nEd: 'Opened Email' };
+
+  it('resolves a Klaviyo metric id to the name events carry, so the flow matches them', () => {
+    const r = validateFlow(metricFlow('XyZ9aB'), { allowHttp: false, metricCatalog: catalog });
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    expect(r.flow.trigger).toMatchObject({ type: 'metric', metric: 'Placed Order' });
+    expect(r.warnings).toEqual([]);
+    const table = new FlowTable({ allowHttp: false, metricCatalog: catalog });
+    expect(table.apply('flow-1', metricFlow('XyZ9aB')).outcome).toBe('accepted');
+    const event = {
+      id: 'e',
+      metric: 'Placed Order',
+      time: '2024-01-01T00:00:00Z',
+      profile: { email: 'a@b.c' },
+      properties: {},
+    };
+    expect(table.candidates(event).map((f) => f.id)).toEqual(['flow-1']);
+  });
+
+  it('still accepts the name, and refuses the id of a non-triggerable metric', () => {
+    expect(warningsOf(metricFlow('Placed Order'))).toEqual([]);
+    const r = validateFlow(metricFlow('Op3nEd'), { allowHttp: false, metricCatalog: catalog });
+    expect(r.ok ? [] : r.problems).toContainEqual({
+      path: '$.definition.triggers[0].id',
+      message: expect.stringMatching(/'Opened Email' cannot trigger a flow/) as unknown as string,
+    });
+  });
+
+  it('warns when a trigger is neither a known name nor a known id', () => {
+    const r = validateFlow(metricFlow('Zz9Zz9'), { allowHttp: false, metricCatalog: catalog });
+    expect(r.warnings).toContainEqual({
+      path: '$.definition.triggers[0].id',
+      message: expect.stringContaining(
+        'neither a metric name nor a metric id',
+      ) as unknown as string,
+    });
+    const named = validateFlow(metricFlow('Placed Order'), {
+      allowHttp: false,
+      metricCatalog: catalog,
+    });
+    expect(named.warnings).toEqual([]);
+  });
+
+  it('warns about an id-looking trigger when no catalog is configured', () => {
+    expect(warningsOf(metricFlow('XyZ9aB'))).toContainEqual({
+      path: '$.definition.triggers[0].id',
+      message: expect.stringContaining('FLOWHOOK_METRIC_CATALOG') as unknown as string,
+    });
+    expect(warningsOf(metricFlow('Viewed'))).toEqual([]);
   });
 });

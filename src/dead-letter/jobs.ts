@@ -9,8 +9,7 @@
 
 import type { KafkaMessage, Message } from 'kafkajs';
 import type { DeadLetter } from '../documents';
-
-export const DLQ_REASON_HEADER = 'flowhook-dlq-reason';
+import { DLQ_HEADERS } from './headers';
 
 export interface RejectedMessage {
   reason: string;
@@ -44,7 +43,7 @@ export function deadLetterMessage(letter: DeadLetter): Message {
   return {
     key: letter.job.id,
     value: JSON.stringify(letter),
-    headers: { [DLQ_REASON_HEADER]: letter.reason },
+    headers: { [DLQ_HEADERS.reason]: letter.reason },
   };
 }
 
@@ -71,7 +70,7 @@ export function rejectedMessage(input: RejectedMessageInput): Message {
   return {
     key: input.message.key,
     value: JSON.stringify(letter),
-    headers: { [DLQ_REASON_HEADER]: input.reason },
+    headers: { [DLQ_HEADERS.reason]: input.reason },
   };
 }
 

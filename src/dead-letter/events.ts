@@ -1,20 +1,9 @@
 import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
+import { DLQ_HEADERS } from './headers';
 
 // A record on flowhook.events.dlq keeps the original key, value bytes and headers untouched
 // and adds the reason and its source as headers (the Kafka Connect DLQ convention), so it can
 // be inspected and re-published as it was.
-
-export const DLQ_HEADERS = {
-  reason: 'flowhook-dlq-reason',
-  error: 'flowhook-dlq-error',
-  topic: 'flowhook-dlq-source-topic',
-  partition: 'flowhook-dlq-source-partition',
-  offset: 'flowhook-dlq-source-offset',
-  timestamp: 'flowhook-dlq-source-timestamp',
-  failedAt: 'flowhook-dlq-failed-at',
-  flowId: 'flowhook-dlq-flow-id',
-  actionId: 'flowhook-dlq-action-id',
-} as const;
 
 export interface EventDeadLetterInput {
   source: { topic: string; partition: number; message: KafkaMessage };
