@@ -226,7 +226,7 @@ export class DeliveryRole implements Role {
       idempotent: true,
       maxInFlightRequests: 5,
       allowAutoTopicCreation: false,
-      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2000 },
+      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
     });
   }
 

@@ -148,8 +148,9 @@ export class BatchConsumer {
       idempotent: true,
       maxInFlightRequests: 5,
       allowAutoTopicCreation: false,
-      // Unlimited retries keep kafkajs's idempotence guarantee; each try is still bounded.
-      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2000 },
+      // Bounded: a produce that keeps failing fails its batch, which is processed again
+      // (at-least-once; receivers de-duplicate by webhook-id).
+      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
     });
   }
 

@@ -21,6 +21,13 @@ const TRANSIENT =
   /coordinator is (loading|not available|not aware)|not the (correct )?coordinator|rebalanc|leader|ECONNREFUSED|ECONNRESET|Connection (error|timeout)|seed broker|Closed connection|Request timed out|NOT_COORDINATOR|COORDINATOR_LOAD|UNKNOWN_MEMBER_ID/i;
 
 /**
+ * kafkajs warns on every idempotent producer with bounded retries. flowhook bounds them on
+ * purpose: a failed transaction is aborted and its input processed again, and an at-least-once
+ * batch that cannot be produced is fetched again; retrying forever would only wedge a task.
+ */
+const EXPECTED_WARNING = /^Limiting retries for the idempotent producer/;
+
+/**
  * Routes kafkajs's own log lines into pino, one level down: kafkajs is chatty at INFO, and
  * logs at ERROR what it retries. flowhook's roles report what a fault did to them (warn while
  * they heal, error only for what a restart cannot fix), so kafkajs never logs above warn, and
@@ -33,7 +40,12 @@ function pinoLogCreator(logger: Logger) {
       const { message, ...extra } = log;
       const text = `${message} ${String((extra as { error?: unknown }).error ?? '')}`;
       const pinoLevel = LEVELS[level] ?? 'info';
-      if (pinoLevel === 'info' || pinoLevel === 'debug' || TRANSIENT.test(text)) {
+      if (
+        pinoLevel === 'info' ||
+        pinoLevel === 'debug' ||
+        TRANSIENT.test(text) ||
+        EXPECTED_WARNING.test(String(message))
+      ) {
         child.debug(extra, message);
       } else {
         child.warn(extra, message);

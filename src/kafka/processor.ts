@@ -485,11 +485,15 @@ export class StreamProcessor {
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       transactionTimeout: 60_000,
-      // Unlimited retries keep kafkajs's idempotence guarantee (it warns otherwise); a
-      // request that keeps failing still ends: each try is bounded by the request timeout.
-      retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 2000, initialRetryTime: 100 },
+      // Bounded: a request that keeps failing fails the transaction, which is aborted and
+      // processed again (exactly-once comes from the transaction, not from retrying forever).
+      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
     });
     await producer.connect();
+    // kafkajs initialises the transactional producer id at the first transaction: do it now,
+    // so taking over a task fences its previous owner before its state and offsets are read.
+    const init = await producer.transaction();
+    await init.abort();
     task.producer = producer;
     return producer;
   }

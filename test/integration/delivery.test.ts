@@ -124,7 +124,7 @@ describe('delivery role', () => {
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(750);
     const parked = await readJson<WebhookJob>(
       h.kafka,
-      h.topics.retry('5s'),
+      h.topics.retry('1s'),
       (all) => all.length >= 1,
     );
     const retry = parked[0]!.value;

@@ -100,7 +100,7 @@ function errorLines(child: CliProcess): string[] {
   return child
     .output()
     .split('\n')
-    .filter((line) => /"level":(5\d|60)/.test(line));
+    .filter((line) => /"level":("error"|"fatal"|5\d|60)/.test(line));
 }
 
 async function httpPort(child: CliProcess): Promise<string> {

@@ -324,14 +324,33 @@ describe('trigger role', () => {
     ]);
   });
 
-  it('hands a time delay to the delay tiers and resumes the walk when it is due', async () => {
+  it('holds a time delay as a durable timer and resumes the walk when it is due', async () => {
     const prefix = `${uniqueName('trg')}.`;
-    const h = await startTrigger(prefix, [webhookFlow({ id: 'delayed', delayMinutes: 0 })], {
-      FLOWHOOK_ROLES: 'trigger,delay',
-    });
+    const h = await startTrigger(prefix, [webhookFlow({ id: 'delayed', delayMinutes: 0 })]);
     await sendEvents(prefix, [placedOrder({ orderId: 'after-delay' })]);
     const [job] = await jobsOf(h, (j) => j.length >= 1);
     expect(JSON.parse(job.body).order).toBe('after-delay');
     expect(await metricValue(h, 'flowhook_flow_delays_total', { flow_id: 'delayed' })).toBe(1);
   });
+
+  it('fires a 1-minute delay queued after a 6-minute one for the same profile at about one minute', async () => {
+    const prefix = `${uniqueName('trg')}.`;
+    const h = await startTrigger(prefix, [
+      webhookFlow({ id: 'six', delayMinutes: 6 }),
+      webhookFlow({ id: 'one', delayMinutes: 1 }),
+    ]);
+    const profile = { id: 'profile-delays', email: 'delays@example.com' };
+    // One event starts both waits for one profile, on one task: with tiers the 1-minute wait
+    // could sit behind the 6-minute one; as timers it cannot.
+    await sendEvents(prefix, [placedOrder({ profile, orderId: 'first' })]);
+    await waitFor(async () => (await metricValue(h, 'flowhook_flow_delays_total')) >= 2, {
+      what: 'both delays scheduled',
+    });
+    const sentAt = Date.now();
+    const [job] = await jobsOf(h, (j) => j.length >= 1, 90_000);
+    const firedAfter = Date.now() - sentAt;
+    expect(job?.flow_id).toBe('one');
+    expect(firedAfter).toBeGreaterThanOrEqual(55_000);
+    expect(firedAfter).toBeLessThan(75_000);
+  }, 120_000);
 });

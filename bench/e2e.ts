@@ -1,0 +1,262 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { startKafka } from '../src/kafka/local-broker';
+
+// npm run bench:e2e — end-to-end latency: event produced → webhook received, through a real
+// flowhook (all roles in one child process, as `flowhook run` runs them) on a local broker, at
+// fixed event rates. The load generator and the receiver share this process (and its clock);
+// latency is the receiver's arrival time minus the time the event was handed to the producer.
+//   1. 1,000 events/s for BENCH_E2E_SECONDS (default 60): p50 / p90 / p99 / max, nothing lost.
+//   2. Rising rates, BENCH_E2E_STEP_SECONDS each (default 20), until p99 passes 250 ms or
+//      anything is lost: the highest steady rate at which p99 stays under 250 ms.
+
+const PARTITIONS = 6;
+const SECONDS = Number(process.env.BENCH_E2E_SECONDS ?? 60);
+const STEP_SECONDS = Number(process.env.BENCH_E2E_STEP_SECONDS ?? 20);
+const STEPS = (process.env.BENCH_E2E_STEPS ?? '1500,2000,2500,3000,4000').split(',').map(Number);
+const P99_LIMIT_MS = 250;
+
+interface RateResult {
+  rate: number;
+  seconds: number;
+  sent: number;
+  received: number;
+  lost: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+class Receiver {
+  readonly latencies = new Map<string, number>();
+  private server: Server | undefined;
+  port = 0;
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const at = Date.now();
+        const { id, sent } = JSON.parse(Buffer.concat(chunks).toString()) as {
+          id: string;
+          sent: number;
+        };
+        if (!this.latencies.has(id)) this.latencies.set(id, at - sent);
+        res.writeHead(200).end();
+      });
+    });
+    this.server.keepAliveTimeout = 60_000;
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', () => r()));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+}
+
+function flow(url: string): Record<string, unknown> {
+  return {
+    id: 'e2e',
+    name: 'e2e bench',
+    status: 'live',
+    version: 1,
+    updated_at: '2026-12-01T00:00:00Z',
+    definition: {
+      triggers: [{ type: 'metric', id: 'Placed Order' }],
+      profile_filter: null,
+      entry_action_id: 'hook',
+      reentry_criteria: null,
+      actions: [
+        {
+          id: 'hook',
+          type: 'send-webhook',
+          links: { next: null },
+          data: {
+            status: 'live',
+            message: {
+              url,
+              headers: {},
+              body: '{"id": "{{ event.bench_id }}", "sent": {{ event.sent_at }}, "email": "{{ email }}"}',
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+async function runRate(
+  producer: Producer,
+  topic: string,
+  receiver: Receiver,
+  rate: number,
+  seconds: number,
+): Promise<RateResult> {
+  const ids: string[] = [];
+  const tickMs = 10;
+  const perTick = rate / (1000 / tickMs);
+  const started = Date.now();
+  let due = 0;
+  let n = 0;
+  const sends: Promise<unknown>[] = [];
+  while (Date.now() - started < seconds * 1000) {
+    due += perTick;
+    const batch = [];
+    while (n < Math.floor(due)) {
+      const id = `evt-${randomUUID()}`;
+      const profile = `profile-${n % 50_000}`;
+      ids.push(id);
+      batch.push({
+        key: profile,
+        value: JSON.stringify({
+          id,
+          metric: 'Placed Order',
+          time: new Date().toISOString(),
+          profile: { id: profile, email: `${profile}@example.com` },
+          properties: { bench_id: id, sent_at: Date.now(), $value: 10 },
+        }),
+      });
+      n += 1;
+    }
+    if (batch.length > 0) sends.push(producer.send({ topic, messages: batch, acks: -1 }));
+    const next = started + ((n + perTick) / rate) * 1000;
+    await new Promise((r) => setTimeout(r, Math.max(0, Math.min(tickMs, next - Date.now()))));
+  }
+  await Promise.all(sends);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && ids.some((id) => !receiver.latencies.has(id))) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const latencies = ids
+    .map((id) => receiver.latencies.get(id))
+    .filter((v): v is number => v !== undefined)
+    .sort((a, b) => a - b);
+  return {
+    rate,
+    seconds,
+    sent: ids.length,
+    received: latencies.length,
+    lost: ids.length - latencies.length,
+    p50: percentile(latencies, 50),
+    p90: percentile(latencies, 90),
+    p99: percentile(latencies, 99),
+    max: latencies[latencies.length - 1] ?? NaN,
+  };
+}
+
+async function main(): Promise<void> {
+  const cluster = await startKafka({ log: (l) => console.error(l) });
+  const receiver = new Receiver();
+  await receiver.start();
+  const prefix = `e2e-${randomUUID().slice(0, 8)}.`;
+  const topic = `${prefix}events`;
+  const kafka = new Kafka({
+    brokers: cluster.brokers,
+    clientId: 'bench-e2e',
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: [{ topic, numPartitions: PARTITIONS }],
+    waitForLeaders: true,
+  });
+  await admin.disconnect();
+  const stateDir = mkdtempSync(join(tmpdir(), 'flowhook-e2e-state-'));
+  let child: ChildProcess | undefined;
+  try {
+    child = spawn(process.execPath, [join(__dirname, '..', 'src', 'cli.js'), 'run'], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        KAFKA_BROKERS: cluster.brokers.join(','),
+        FLOWHOOK_TOPIC_PREFIX: prefix,
+        FLOWHOOK_TOPIC_PARTITIONS: String(PARTITIONS),
+        FLOWHOOK_EVENT_TOPICS: topic,
+        FLOWHOOK_HTTP_PORT: '0',
+        FLOWHOOK_ALLOW_HTTP: 'true',
+        FLOWHOOK_DESTINATION_ALLOWLIST: '127.0.0.1/32',
+        FLOWHOOK_SIGNING_SECRET: `whsec_${randomBytes(24).toString('base64')}`,
+        FLOWHOOK_STATE_DIR: stateDir,
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
+    await producer.connect();
+    // The service creates its topics at start: publish the flow once they exist.
+    const flowsTopic = `${prefix}flows`;
+    const watcher = kafka.admin();
+    await watcher.connect();
+    while (!(await watcher.listTopics()).includes(flowsTopic)) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await watcher.disconnect();
+    const url = `http://127.0.0.1:${receiver.port}/hook`;
+    await producer.send({
+      topic: flowsTopic,
+      messages: [{ key: 'e2e', value: JSON.stringify(flow(url)) }],
+    });
+    // Warm-up until webhooks flow (the service joined its groups and loaded the flow).
+    for (;;) {
+      const warm = await runRate(producer, topic, receiver, 200, 2);
+      if (warm.lost === 0) break;
+    }
+    console.log(`steady load: 1000 events/s for ${SECONDS} s`);
+    const steady = await runRate(producer, topic, receiver, 1000, SECONDS);
+    console.log(JSON.stringify(steady));
+    const steps: RateResult[] = [];
+    let highest: number | null = steady.p99 < P99_LIMIT_MS && steady.lost === 0 ? 1000 : null;
+    for (const rate of STEPS) {
+      if (highest === null) break;
+      const r = await runRate(producer, topic, receiver, rate, STEP_SECONDS);
+      console.log(JSON.stringify(r));
+      steps.push(r);
+      if (r.p99 >= P99_LIMIT_MS || r.lost > 0) break;
+      highest = rate;
+    }
+    await producer.disconnect();
+    const results = {
+      date: new Date().toISOString(),
+      node: process.version,
+      partitions: PARTITIONS,
+      steady,
+      steps,
+      highestRateP99Under250ms: highest,
+    };
+    mkdirSync(join(__dirname, '..', '..', 'bench', 'results'), { recursive: true });
+    writeFileSync(
+      join(__dirname, '..', '..', 'bench', 'results', 'e2e.json'),
+      `${JSON.stringify(results, null, 2)}\n`,
+    );
+    console.log(
+      `e2e at 1000 ev/s: p50 ${steady.p50} ms, p90 ${steady.p90} ms, p99 ${steady.p99} ms, max ${steady.max} ms, lost ${steady.lost}; highest rate with p99 < 250 ms: ${highest ?? 'none'} ev/s`,
+    );
+  } finally {
+    child?.kill('SIGTERM');
+    await new Promise((r) => child?.once('exit', r) ?? r(undefined));
+    await receiver.stop();
+    await cluster.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
