@@ -180,7 +180,7 @@ export class FlowhookMetrics {
   });
   readonly flowHeld = new Counter({
     name: 'flowhook_flow_held_total',
-    help: 'Webhooks held by a manual flow or action: counted, never sent.',
+    help: 'Webhooks held by a manual flow or action, kept in the review queue until released or discarded.',
     labelNames: ['flow_id'] as const,
     registers: [this.registry],
   });

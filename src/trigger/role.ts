@@ -18,6 +18,7 @@ import {
 import { CompactedTopicReader } from '../kafka/compacted-reader';
 import type { Role, RoleContext } from '../service/role';
 import type { OrganizationInfo } from '../template';
+import { walkActivityMessages } from './activity';
 import { decideEntries, decodeState, encodeState, type ProfileState } from './entry';
 import { walkFlow, type DelayResume, type WalkResult } from './walk';
 
@@ -323,6 +324,9 @@ export class TriggerRole implements Role {
       });
       metrics.jobsEmitted.inc({ flow_id: flow.id });
     }
+    const recorded = walkActivityMessages(flow, walk, event, new Date());
+    for (const m of recorded.activity) outbox.send(topics.activity, m);
+    for (const m of recorded.review) outbox.send(topics.review, m);
     for (const step of walk.steps) {
       if (step.kind === 'held') metrics.flowHeld.inc({ flow_id: flow.id });
       else if (step.kind === 'skipped')
