@@ -271,3 +271,23 @@ export class TemplateLimitError extends FlowhookError {
     this.retriable = limit === 'timeoutMs';
   }
 }
+
+// activity log and review queue (src/activity, src/review)
+
+/** An activity or review query the store cannot answer as asked (bad cursor, date, status, limit). */
+export class ActivityQueryError extends FlowhookError {
+  readonly code = 'FLOWHOOK_ERR_ACTIVITY_QUERY';
+  readonly retriable = false;
+}
+
+/** The activity store's database could not be reached or refused a statement. */
+export class ActivityStoreError extends FlowhookError {
+  readonly code = 'FLOWHOOK_ERR_ACTIVITY_STORE';
+  readonly retriable = true;
+}
+
+/** No held webhook with this id (never held, or already released or discarded). */
+export class ReviewItemNotFoundError extends FlowhookError {
+  readonly code = 'FLOWHOOK_ERR_REVIEW_NOT_FOUND';
+  readonly retriable = false;
+}

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { homedir, hostname } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, type ConfigProblem } from '../errors';
 import {
   ROLE_NAMES,
@@ -35,6 +36,8 @@ export interface FlowhookConfig {
   /** Either explicit topic names or one regular expression. */
   eventTopics: string[] | RegExp;
   instanceId: string;
+  /** Local state-store directory, `~` expanded. */
+  stateDir: string;
   roles: RoleName[];
   http: { port: number; host: string };
   shutdownGraceMs: number;
@@ -61,6 +64,13 @@ export interface FlowhookConfig {
     templateTimeoutMs: number;
     templateMaxLoop: number;
   };
+  activity: {
+    /** PostgreSQL; undefined = the embedded SQLite file `sqliteFile`. */
+    databaseUrl: string | undefined;
+    sqliteFile: string;
+    retentionMs: number;
+    pruneIntervalMs: number;
+  };
 }
 
 export type RawSettings = Partial<Record<string, string>>;
@@ -75,6 +85,9 @@ const OTHER_VARIABLES = new Set([
   'FLOWHOOK_CACHE_DIR',
   'FLOWHOOK_NO_CONTAINERS',
   'FLOWHOOK_KAFKA_IMAGE',
+  // The throw-away PostgreSQL of the tests (scripts/test-postgres.sh).
+  'FLOWHOOK_TEST_DATABASE_URL',
+  'FLOWHOOK_TEST_PG_DIR',
 ]);
 
 const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -305,6 +318,7 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
   if (problems.length > 0) throw new ConfigError(problems);
 
   const roles = list('FLOWHOOK_ROLES') ?? ['all'];
+  const stateDir = expandHome(str('FLOWHOOK_STATE_DIR') ?? '~/.cache/flowhook/state');
   return {
     kafka: {
       brokers: list('KAFKA_BROKERS')?.length ? list('KAFKA_BROKERS') : undefined,
@@ -329,6 +343,7 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
     createTopics: bool('FLOWHOOK_CREATE_TOPICS'),
     eventTopics,
     instanceId: str('FLOWHOOK_INSTANCE_ID') ?? hostname(),
+    stateDir,
     roles: roles.includes('all') ? [...ROLE_NAMES] : (roles as RoleName[]),
     http: { port: num('FLOWHOOK_HTTP_PORT'), host: str('FLOWHOOK_HTTP_HOST') ?? '0.0.0.0' },
     shutdownGraceMs: num('FLOWHOOK_SHUTDOWN_GRACE'),
@@ -355,6 +370,12 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
       },
       templateTimeoutMs: num('FLOWHOOK_TEMPLATE_TIMEOUT'),
       templateMaxLoop: num('FLOWHOOK_TEMPLATE_MAX_LOOP'),
+    },
+    activity: {
+      databaseUrl: str('FLOWHOOK_ACTIVITY_DATABASE_URL'),
+      sqliteFile: join(stateDir, 'activity.sqlite'),
+      retentionMs: num('FLOWHOOK_ACTIVITY_RETENTION'),
+      pruneIntervalMs: num('FLOWHOOK_ACTIVITY_PRUNE_INTERVAL'),
     },
   };
 }
@@ -383,4 +404,8 @@ export function loadConfig(
   const fromEnv: RawSettings = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) fromEnv[k] = v;
   return buildConfig({ ...fromFile, ...fromEnv });
+}
+
+function expandHome(path: string): string {
+  return path === '~' || path.startsWith('~/') ? homedir() + path.slice(1) : path;
 }

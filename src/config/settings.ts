@@ -140,6 +140,13 @@ export const SETTINGS = [
   },
   // ---- service ----
   {
+    name: 'FLOWHOOK_STATE_DIR',
+    type: { kind: 'string' },
+    default: '~/.cache/flowhook/state',
+    description:
+      'Directory of the local state-store copies (LMDB, with changelog checkpoints); a lost directory is rebuilt from the changelog topics. Mount a volume here.',
+  },
+  {
     name: 'FLOWHOOK_ROLES',
     type: { kind: 'list', values: [...ROLE_NAMES, 'all'] },
     default: 'all',
@@ -272,6 +279,25 @@ export const SETTINGS = [
     type: { kind: 'int', min: 1, max: 10_000_000 },
     default: '10000',
     description: 'Most loop iterations one render may run.',
+  },
+  // ---- activity log and review queue (admin role) ----
+  {
+    name: 'FLOWHOOK_ACTIVITY_DATABASE_URL',
+    type: { kind: 'secret' },
+    description:
+      'PostgreSQL URL (postgres://user:password@host:5432/db) of the activity store shared by every admin replica. Unset: an embedded SQLite file, FLOWHOOK_STATE_DIR/activity.sqlite, per replica.',
+  },
+  {
+    name: 'FLOWHOOK_ACTIVITY_RETENTION',
+    type: { kind: 'duration' },
+    default: '30d',
+    description: 'How long activity records are kept in the activity store.',
+  },
+  {
+    name: 'FLOWHOOK_ACTIVITY_PRUNE_INTERVAL',
+    type: { kind: 'duration' },
+    default: '5m',
+    description: 'How often records older than the retention are deleted.',
   },
 ] as const satisfies readonly SettingSpec[];
 

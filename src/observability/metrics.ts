@@ -203,6 +203,42 @@ export class FlowhookMetrics {
     registers: [this.registry],
   });
 
+  // ---- activity log (admin role) ----
+  readonly activityIngested = new Counter({
+    name: 'flowhook_activity_records_ingested_total',
+    help: 'Activity records added to the activity store (a record ingested again is not counted).',
+    registers: [this.registry],
+  });
+  readonly activityUnreadable = new Counter({
+    name: 'flowhook_activity_records_unreadable_total',
+    help: 'Records on the activity source topics that could not be read (skipped, never stalling ingest).',
+    labelNames: ['topic'] as const,
+    registers: [this.registry],
+  });
+  readonly activityLagRecords = new Gauge({
+    name: 'flowhook_activity_ingest_lag_records',
+    help: 'Records on a source topic partition not yet in the activity store.',
+    labelNames: ['topic', 'partition'] as const,
+    registers: [this.registry],
+  });
+  readonly activityLagSeconds = new Gauge({
+    name: 'flowhook_activity_ingest_lag_seconds',
+    help: 'Age of the newest record ingested from a partition while more are waiting (0 when caught up).',
+    labelNames: ['topic', 'partition'] as const,
+    registers: [this.registry],
+  });
+  readonly activityPruned = new Counter({
+    name: 'flowhook_activity_records_pruned_total',
+    help: 'Activity records deleted because they are older than FLOWHOOK_ACTIVITY_RETENTION.',
+    registers: [this.registry],
+  });
+  readonly activityWriteDuration = new Histogram({
+    name: 'flowhook_activity_write_seconds',
+    help: 'Time to write one ingest batch to the activity store.',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
