@@ -115,10 +115,17 @@ export function listQuery(d: Dialect, f: CheckedFilter): Query {
   c.add('job_id = ?', f.jobId);
   c.add('status = ?', f.status);
   if (f.profileIds !== undefined) {
-    const ids = [...f.profileIds, ...(f.email === undefined ? [] : [f.email])];
     const any = f.profileIds.map(() => 'profile_id = ?');
-    if (f.email !== undefined) any.push('email = ?');
-    c.add(`(${any.join(' OR ')})`, ...ids);
+    const params: string[] = [...f.profileIds];
+    if (f.email !== undefined) {
+      // Delivery records know the profile id only: those of the profiles with this email.
+      any.push(
+        'email = ?',
+        'profile_id IN (SELECT profile_id FROM activity WHERE email = ? AND profile_id IS NOT NULL)',
+      );
+      params.push(f.email, f.email);
+    }
+    c.add(`(${any.join(' OR ')})`, ...params);
   }
   c.add('time_ms >= ?', f.sinceMs);
   c.add('time_ms <= ?', f.untilMs);
