@@ -69,12 +69,11 @@ function generatedColumns(i: string, d: 'sqlite' | 'postgres'): string {
   const cat = (...parts: string[]) =>
     d === 'sqlite' ? parts.join(' || ') : `concat(${parts.join(', ')})`;
   const mod = (n: number) => `(${i} % ${n})`;
-  const div = (n: number) => (d === 'sqlite' ? `(${i} / ${n})` : `(${i} / ${n})`);
-  const statuses = `(ARRAY['entered','attempted','delivered','attempted','scheduled_retry'])`;
+  const div = (n: number) => `(${i} / ${n})`;
   const status =
     d === 'sqlite'
       ? `CASE ${mod(5)} WHEN 0 THEN 'entered' WHEN 1 THEN 'attempted' WHEN 2 THEN 'delivered' WHEN 3 THEN 'attempted' ELSE 'scheduled_retry' END`
-      : `${statuses}[${mod(5)} + 1]`;
+      : `(ARRAY['entered','attempted','delivered','attempted','scheduled_retry'])[${mod(5)} + 1]`;
   const pad = d === 'sqlite' ? `printf('%010d', ${i})` : `lpad(${i}::text, 10, '0')`;
   return [
     cat(`'bulk-'`, pad),
@@ -188,7 +187,10 @@ async function baseline(store: ActivityStore, n: number): Promise<number> {
       `INSERT INTO activity (${ACTIVITY_COLUMNS.join(', ')}) VALUES (${ACTIVITY_COLUMNS.map(() => '?').join(', ')})`,
     );
     const tx = store.db.transaction((rows: ActivityRecord[]) => {
-      for (const r of rows) insert.run(...ACTIVITY_COLUMNS.map((c) => toRow(r)[c]));
+      for (const r of rows) {
+        const row = toRow(r);
+        insert.run(...ACTIVITY_COLUMNS.map((c) => row[c]));
+      }
     });
     for (let i = 0; i < n; i += BATCH) tx(records.slice(i, i + BATCH));
   } else if (store instanceof PostgresActivityStore) {
@@ -304,7 +306,7 @@ async function ingestBench(
       deliveryMessage(sent + k, loadTag, time),
     );
     sent += perTick;
-    await producer.send({ topic: topics.deliveries, messages, acks: 1 });
+    await producer.send({ topic: topics.deliveries, messages, acks: -1 });
   }
   const expected = before + INGEST + sent * 2;
   while ((await store.count()) < expected) await new Promise((r) => setTimeout(r, 20));

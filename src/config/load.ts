@@ -315,6 +315,15 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
     });
   }
 
+  // Zero would delete the whole activity log, or prune in a busy loop.
+  for (const [n, minMs, allowed] of [
+    ['FLOWHOOK_ACTIVITY_RETENTION', 60_000, 'a duration of at least 1m'],
+    ['FLOWHOOK_ACTIVITY_PRUNE_INTERVAL', 1000, 'a duration of at least 1s'],
+  ] as const) {
+    const ms = values.get(n);
+    if (typeof ms === 'number' && ms < minMs) problems.push({ name: n, value: raw[n], allowed });
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   const roles = list('FLOWHOOK_ROLES') ?? ['all'];
