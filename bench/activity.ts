@@ -4,11 +4,12 @@
 //              (recursive CTE / generate_series), then the store's indexes built;
 //   query      "a flow's newest 100 records": list({ flow_id, limit: 100 }) for random flows
 //              out of 1,000 (≈ 10,000 rows each), sequential; p50/p99/max;
-//   baseline   raw batched INSERTs (500 rows per statement / transaction) of BENCH_INGEST
-//              records straight into the loaded table, without Kafka or the ingest layer;
-//   ingest     the same number of activity records as delivery records on a Kafka topic
-//              (each becomes attempted + delivered), read by ActivityIngest into the store:
-//              records/s from start to the last one stored, and its ratio to the baseline;
+//   ingest     BENCH_INGEST (default 100,000) activity records, as delivery records on a Kafka
+//              topic (each becomes attempted + delivered), read by ActivityIngest into the
+//              store: records/s from start to the last one stored;
+//   baseline   the same number of records as raw batched INSERTs straight into the loaded
+//              table (one transaction / statement per batch, batches the size the ingest
+//              wrote), without Kafka or the ingest layer; the ingest's ratio to it;
 //   fixed load 5,000 records/s produced for BENCH_LOAD_SECONDS (default 20) while the ingest
 //              runs: p50/p99 of produce-to-stored latency per record.
 // PostgreSQL: FLOWHOOK_BENCH_DATABASE_URL, else a throw-away cluster from
@@ -40,7 +41,8 @@ const QUERIES = Number(process.env.BENCH_QUERIES ?? 2000);
 const INGEST = Number(process.env.BENCH_INGEST ?? 100_000);
 const LOAD_RATE = 5000;
 const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 20);
-const BATCH = 500;
+/** PostgreSQL allows 65,535 parameters per statement: 18 columns × 3,000 rows stays under. */
+const MAX_BASELINE_BATCH = 3000;
 const DAY = 86_400_000;
 /** The loaded rows span the 30 days before the run. */
 const T0 = Date.now() - 30 * DAY;
@@ -179,7 +181,7 @@ function benchRecords(n: number, tag: string): ActivityRecord[] {
 }
 
 /** Raw batched INSERTs without Kafka or the ingest layer: the baseline. */
-async function baseline(store: ActivityStore, n: number): Promise<number> {
+async function baseline(store: ActivityStore, n: number, batch: number): Promise<number> {
   const records = benchRecords(n, `base-${Date.now()}`);
   const started = performance.now();
   if (store instanceof SqliteActivityStore) {
@@ -192,10 +194,10 @@ async function baseline(store: ActivityStore, n: number): Promise<number> {
         insert.run(...ACTIVITY_COLUMNS.map((c) => row[c]));
       }
     });
-    for (let i = 0; i < n; i += BATCH) tx(records.slice(i, i + BATCH));
+    for (let i = 0; i < n; i += batch) tx(records.slice(i, i + batch));
   } else if (store instanceof PostgresActivityStore) {
-    for (let i = 0; i < n; i += BATCH) {
-      const rows = records.slice(i, i + BATCH).map(toRow);
+    for (let i = 0; i < n; i += batch) {
+      const rows = records.slice(i, i + batch).map(toRow);
       const params: unknown[] = [];
       const values = rows.map((row) => {
         const cells = ACTIVITY_COLUMNS.map((c) => {
@@ -230,11 +232,12 @@ function deliveryMessage(i: number, tag: string, time: string): Message {
 }
 
 /** Wraps a store to time each record from its `time` (set at produce) to its batch stored. */
-function timed(store: ActivityStore, latencies: number[]): ActivityStore {
+function timed(store: ActivityStore, latencies: number[], batchSizes: number[]): ActivityStore {
   return Object.assign(Object.create(store) as ActivityStore, {
     write: async (batch: IngestWrite) => {
       const n = await store.write(batch);
       const now = Date.now();
+      batchSizes.push(batch.records.length);
       for (const r of batch.records)
         if (r.status === 'delivered') latencies.push(now - Date.parse(r.time));
       return n;
@@ -245,7 +248,6 @@ function timed(store: ActivityStore, latencies: number[]): ActivityStore {
 async function ingestBench(
   store: ActivityStore,
   brokers: string[],
-  baselineRate: number,
 ): Promise<Record<string, unknown>> {
   const kafka = new Kafka({ brokers, clientId: 'bench-activity', logLevel: logLevel.NOTHING });
   const prefix = `bench-activity-${store.kind}-${Date.now()}.`;
@@ -275,9 +277,10 @@ async function ingestBench(
     await producer.send({ topic: topics.deliveries, messages, acks: -1 });
   }
   const latencies: number[] = [];
+  const batchSizes: number[] = [];
   const before = await store.count();
   const ingest = new ActivityIngest({
-    store: timed(store, latencies),
+    store: timed(store, latencies, batchSizes),
     kafka,
     topics,
     topicPrefix: prefix,
@@ -290,6 +293,10 @@ async function ingestBench(
   await ingest.start();
   while ((await store.count()) < before + INGEST) await new Promise((r) => setTimeout(r, 20));
   const backlogRate = INGEST / ((performance.now() - started) / 1000);
+  // The baseline inserts in batches of the size the ingest wrote, without Kafka or the ingest.
+  const meanBatch = Math.round(batchSizes.reduce((a, b) => a + b, 0) / batchSizes.length);
+  const baselineBatch = Math.min(MAX_BASELINE_BATCH, Math.max(1, meanBatch));
+  const baselineRate = await baseline(store, INGEST, baselineBatch);
 
   // Fixed load: LOAD_RATE activity records/s (half as many delivery records) for LOAD_SECONDS.
   latencies.length = 0;
@@ -323,6 +330,8 @@ async function ingestBench(
   return {
     backlog_records: INGEST,
     backlog_records_per_s: Math.round(backlogRate),
+    ingest_mean_batch: meanBatch,
+    baseline_batch: baselineBatch,
     baseline_records_per_s: Math.round(baselineRate),
     ratio_to_baseline: Number((backlogRate / baselineRate).toFixed(2)),
     fixed_load: {
@@ -373,8 +382,7 @@ async function main(): Promise<void> {
       console.log(`${name}: loaded in ${loadSeconds.toFixed(0)} s; querying …`);
       const query = await queryBench(store);
       console.log(`${name}: query`, JSON.stringify(query));
-      const base = await baseline(store, INGEST);
-      const ingest = await ingestBench(store, cluster.brokers, base);
+      const ingest = await ingestBench(store, cluster.brokers);
       console.log(`${name}: ingest`, JSON.stringify(ingest));
       results[name] = { load_seconds: Number(loadSeconds.toFixed(1)), query, ingest };
       await store.close();

@@ -72,6 +72,8 @@ export class ActivityIngest {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.sources.keys()], fromBeginning: true });
     await this.consumer.run({
+      // PostgreSQL takes batches of several partitions at once; SQLite writes one at a time.
+      partitionsConsumedConcurrently: this.options.store.kind === 'postgres' ? 3 : 1,
       eachBatchAutoResolve: false,
       eachBatch: (payload) => this.ingest(payload),
     });

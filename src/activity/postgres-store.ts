@@ -45,6 +45,12 @@ const INSERT_ACTIVITY =
   ACTIVITY_COLUMNS.map((c, i) => `$${i + 1}::${COLUMN_TYPES[c]}[]`).join(', ') +
   ') ON CONFLICT (id) DO NOTHING';
 
+/** The batch as one array per column, for INSERT_ACTIVITY. */
+function activityColumns(batch: IngestWrite): unknown[] {
+  const rows = batch.records.map(toRow);
+  return ACTIVITY_COLUMNS.map((c) => rows.map((r) => r[c]));
+}
+
 export interface PostgresStoreOptions {
   url: string;
   /** Connections in the pool. */
@@ -105,6 +111,15 @@ export class PostgresActivityStore implements ActivityStore {
 
   async write(batch: IngestWrite): Promise<number> {
     if (batch.records.length === 0 && batch.review.length === 0) return 0;
+    // Records alone are one statement, atomic by itself: no transaction round trips.
+    if (batch.review.length === 0) {
+      const result = await this.pool
+        .query(INSERT_ACTIVITY, activityColumns(batch))
+        .catch((err: unknown) => {
+          throw storeError('write failed', err);
+        });
+      return result.rowCount ?? 0;
+    }
     let client: PoolClient;
     try {
       client = await this.pool.connect();
@@ -115,9 +130,7 @@ export class PostgresActivityStore implements ActivityStore {
       await client.query('BEGIN');
       let added = 0;
       if (batch.records.length > 0) {
-        const rows = batch.records.map(toRow);
-        const columns = ACTIVITY_COLUMNS.map((c) => rows.map((r) => r[c]));
-        added = (await client.query(INSERT_ACTIVITY, columns)).rowCount ?? 0;
+        added = (await client.query(INSERT_ACTIVITY, activityColumns(batch))).rowCount ?? 0;
       }
       for (const change of batch.review) {
         if (change.kind === 'decided') {
