@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
-import { startKafka } from '../src/kafka/local-broker';
+import { freePort, startKafka } from '../src/kafka/local-broker';
 
 // npm run bench:e2e — end-to-end latency: event produced → webhook received, through a real
 // flowhook (all roles in one child process, as `flowhook run` runs them) on a local broker, at
@@ -22,6 +22,13 @@ const STEP_SECONDS = Number(process.env.BENCH_E2E_STEP_SECONDS ?? 20);
 const STEPS = (process.env.BENCH_E2E_STEPS ?? '1500,2000,2500,3000,4000').split(',').map(Number);
 const P99_LIMIT_MS = 250;
 
+interface Percentiles {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
 interface RateResult {
   rate: number;
   seconds: number;
@@ -32,7 +39,22 @@ interface RateResult {
   p90: number;
   p99: number;
   max: number;
+  /** Event produced → its job readable (read_committed) on flowhook.jobs. */
+  triggerHop: Percentiles;
 }
+
+function percentiles(values: number[]): Percentiles {
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    max: sorted[sorted.length - 1] ?? NaN,
+  };
+}
+
+/** Seen time of each job on flowhook.jobs, by bench id (the trigger hop). */
+const jobLatencies = new Map<string, number>();
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -156,7 +178,27 @@ async function runRate(
     p90: percentile(latencies, 90),
     p99: percentile(latencies, 99),
     max: latencies[latencies.length - 1] ?? NaN,
+    triggerHop: percentiles(
+      ids.map((id) => jobLatencies.get(id)).filter((v): v is number => v !== undefined),
+    ),
   };
+}
+
+/** Mean commit time per role group, from the service's own histogram (where the time goes). */
+async function commitStats(
+  port: number,
+): Promise<Record<string, { commits: number; meanMs: number }>> {
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+  const out: Record<string, { commits: number; meanMs: number }> = {};
+  for (const m of text.matchAll(
+    /^flowhook_commit_duration_seconds_(sum|count)\{group="([^"]+)"\} ([\d.e+-]+)/gm,
+  )) {
+    const entry = (out[m[2] as string] ??= { commits: 0, meanMs: 0 });
+    if (m[1] === 'count') entry.commits = Number(m[3]);
+    else entry.meanMs = Number(m[3]) * 1000;
+  }
+  for (const e of Object.values(out)) e.meanMs = e.commits > 0 ? e.meanMs / e.commits : 0;
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -179,6 +221,7 @@ async function main(): Promise<void> {
   await admin.disconnect();
   const stateDir = mkdtempSync(join(tmpdir(), 'flowhook-e2e-state-'));
   let child: ChildProcess | undefined;
+  const httpPort = await freePort();
   try {
     child = spawn(process.execPath, [join(__dirname, '..', 'src', 'cli.js'), 'run'], {
       env: {
@@ -188,7 +231,7 @@ async function main(): Promise<void> {
         FLOWHOOK_TOPIC_PREFIX: prefix,
         FLOWHOOK_TOPIC_PARTITIONS: String(PARTITIONS),
         FLOWHOOK_EVENT_TOPICS: topic,
-        FLOWHOOK_HTTP_PORT: '0',
+        FLOWHOOK_HTTP_PORT: String(httpPort),
         FLOWHOOK_ALLOW_HTTP: 'true',
         FLOWHOOK_DESTINATION_ALLOWLIST: '127.0.0.1/32',
         FLOWHOOK_SIGNING_SECRET: `whsec_${randomBytes(24).toString('base64')}`,
@@ -212,6 +255,17 @@ async function main(): Promise<void> {
       topic: flowsTopic,
       messages: [{ key: 'e2e', value: JSON.stringify(flow(url)) }],
     });
+    const jobs = kafka.consumer({ groupId: `bench-jobs-${randomUUID()}`, maxWaitTimeInMs: 50 });
+    await jobs.connect();
+    await jobs.subscribe({ topic: `${prefix}jobs`, fromBeginning: true });
+    await jobs.run({
+      eachMessage: async ({ message }) => {
+        const at = Date.now();
+        const job = JSON.parse(message.value!.toString()) as { body: string };
+        const { id, sent } = JSON.parse(job.body) as { id: string; sent: number };
+        if (!jobLatencies.has(id)) jobLatencies.set(id, at - sent);
+      },
+    });
     // Warm-up until webhooks flow (the service joined its groups and loaded the flow).
     for (;;) {
       const warm = await runRate(producer, topic, receiver, 200, 2);
@@ -220,6 +274,8 @@ async function main(): Promise<void> {
     console.log(`steady load: 1000 events/s for ${SECONDS} s`);
     const steady = await runRate(producer, topic, receiver, 1000, SECONDS);
     console.log(JSON.stringify(steady));
+    const commits = await commitStats(httpPort);
+    console.log(JSON.stringify({ commits }));
     const steps: RateResult[] = [];
     let highest: number | null = steady.p99 < P99_LIMIT_MS && steady.lost === 0 ? 1000 : null;
     for (const rate of STEPS) {
@@ -231,11 +287,13 @@ async function main(): Promise<void> {
       highest = rate;
     }
     await producer.disconnect();
+    await jobs.disconnect();
     const results = {
       date: new Date().toISOString(),
       node: process.version,
       partitions: PARTITIONS,
       steady,
+      commits,
       steps,
       highestRateP99Under250ms: highest,
     };

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 // `npm run bench`: every benchmark in turn, each in a fresh process so none warms another's JIT
 // or heap. Each prints its numbers and writes them to bench/results/<name>.json.
-const BENCHES = ['templates', 'trigger', 'delivery', 'e2e'];
+const BENCHES = ['templates', 'trigger', 'delivery', 'e2e', 'activity'];
 
 let failed = 0;
 for (const name of BENCHES) {

@@ -116,6 +116,9 @@ export interface DeliveryRecord {
   job_id: string;
   flow_id: string;
   action_id: string;
+  /** The job's profile and event, so the activity log can show and filter them. */
+  profile_id?: string;
+  event_id?: string;
   attempt: number;
   status_code?: number;
   error_class?: string;
@@ -124,6 +127,8 @@ export interface DeliveryRecord {
   outcome: DeliveryOutcome;
   time: string;
   response_body?: string;
+  /** outcome `retrying`: when the next attempt is due (ISO-8601). */
+  next_attempt_at?: string;
 }
 
 /** A job that will not be attempted again, on flowhook.dlq. */

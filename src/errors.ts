@@ -289,3 +289,26 @@ export class TemplateLimitError extends FlowhookError {
     this.retriable = limit === 'timeoutMs';
   }
 }
+
+// activity log and review queue (src/activity, src/review)
+
+/** An activity or review query the store cannot answer as asked (bad cursor, date, status, limit). */
+export class ActivityQueryError extends FlowhookError {
+  static readonly code = 'FLOWHOOK_ERR_ACTIVITY_QUERY';
+  readonly code = ActivityQueryError.code;
+  readonly retriable = false;
+}
+
+/** The activity store's database could not be reached or refused a statement. */
+export class ActivityStoreError extends FlowhookError {
+  static readonly code = 'FLOWHOOK_ERR_ACTIVITY_STORE';
+  readonly code = ActivityStoreError.code;
+  readonly retriable = true;
+}
+
+/** No held webhook with this id (never held, or already released or discarded). */
+export class ReviewItemNotFoundError extends FlowhookError {
+  static readonly code = 'FLOWHOOK_ERR_REVIEW_NOT_FOUND';
+  readonly code = ReviewItemNotFoundError.code;
+  readonly retriable = false;
+}

@@ -41,6 +41,8 @@ export interface ActivityRecord {
   reason?: string;
   /** When a waiting profile resumes, or when a scheduled retry is next attempted. */
   due_at?: string;
+  /** released / discarded: who decided (email, else OIDC subject; the audit log has the rest). */
+  actor?: string;
 }
 
 export interface ActivityFilter {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { parseDuration } from '../duration';
+import { join } from 'node:path';
 import { ConfigError, type ConfigProblem } from '../errors';
 import { type MetricCatalog, parseMetricCatalog } from './metric-catalog';
 import {
@@ -69,6 +70,13 @@ export interface FlowhookConfig {
     /** Klaviyo metric id → metric name (FLOWHOOK_METRIC_CATALOG); empty without the setting. */
     metricCatalog: MetricCatalog;
   };
+  activity: {
+    /** PostgreSQL; undefined = the embedded SQLite file `sqliteFile`. */
+    databaseUrl: string | undefined;
+    sqliteFile: string;
+    retentionMs: number;
+    pruneIntervalMs: number;
+  };
 }
 
 export type RawSettings = Partial<Record<string, string>>;
@@ -83,6 +91,9 @@ const OTHER_VARIABLES = new Set([
   'FLOWHOOK_CACHE_DIR',
   'FLOWHOOK_NO_CONTAINERS',
   'FLOWHOOK_KAFKA_IMAGE',
+  // The throw-away PostgreSQL of the tests (scripts/test-postgres.sh).
+  'FLOWHOOK_TEST_DATABASE_URL',
+  'FLOWHOOK_TEST_PG_DIR',
 ]);
 
 /** `250ms`, `10s`, `1m`, `2h`, `1d`; in settings a bare number means seconds. */
@@ -324,9 +335,19 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
     });
   }
 
+  // Zero would delete the whole activity log, or prune in a busy loop.
+  for (const [n, minMs, allowed] of [
+    ['FLOWHOOK_ACTIVITY_RETENTION', 60_000, 'a duration of at least 1m'],
+    ['FLOWHOOK_ACTIVITY_PRUNE_INTERVAL', 1000, 'a duration of at least 1s'],
+  ] as const) {
+    const ms = values.get(n);
+    if (typeof ms === 'number' && ms < minMs) problems.push({ name: n, value: raw[n], allowed });
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   const roles = list('FLOWHOOK_ROLES') ?? ['all'];
+  const stateDir = expandHome(str('FLOWHOOK_STATE_DIR') ?? '~/.cache/flowhook/state');
   return {
     kafka: {
       brokers: list('KAFKA_BROKERS')?.length ? list('KAFKA_BROKERS') : undefined,
@@ -351,7 +372,7 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
     createTopics: bool('FLOWHOOK_CREATE_TOPICS'),
     eventTopics,
     instanceId: str('FLOWHOOK_INSTANCE_ID') ?? hostname(),
-    stateDir: expandHome(str('FLOWHOOK_STATE_DIR') ?? '~/.cache/flowhook/state'),
+    stateDir,
     commitIntervalMs: num('FLOWHOOK_COMMIT_INTERVAL'),
     roles: roles.includes('all') ? [...ROLE_NAMES] : (roles as RoleName[]),
     http: { port: num('FLOWHOOK_HTTP_PORT'), host: str('FLOWHOOK_HTTP_HOST') ?? '0.0.0.0' },
@@ -381,6 +402,12 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
       templateMaxLoop: num('FLOWHOOK_TEMPLATE_MAX_LOOP'),
       allowLiteralCredentials: bool('FLOWHOOK_ALLOW_LITERAL_CREDENTIALS'),
       metricCatalog,
+    },
+    activity: {
+      databaseUrl: str('FLOWHOOK_ACTIVITY_DATABASE_URL'),
+      sqliteFile: join(stateDir, 'activity.sqlite'),
+      retentionMs: num('FLOWHOOK_ACTIVITY_RETENTION'),
+      pruneIntervalMs: num('FLOWHOOK_ACTIVITY_PRUNE_INTERVAL'),
     },
   };
 }

@@ -300,6 +300,25 @@ export const SETTINGS = [
     description:
       'JSON file mapping Klaviyo metric ids to names ({"XyZ9aB": "Placed Order"} or the body of GET /api/metrics): a trigger may name its metric by id or by name.',
   },
+  // ---- activity log and review queue (admin role) ----
+  {
+    name: 'FLOWHOOK_ACTIVITY_DATABASE_URL',
+    type: { kind: 'secret' },
+    description:
+      'PostgreSQL URL (postgres://user:password@host:5432/db) of the activity store shared by every admin replica. Unset: an embedded SQLite file, FLOWHOOK_STATE_DIR/activity.sqlite, per replica.',
+  },
+  {
+    name: 'FLOWHOOK_ACTIVITY_RETENTION',
+    type: { kind: 'duration' },
+    default: '30d',
+    description: 'How long activity records are kept in the activity store.',
+  },
+  {
+    name: 'FLOWHOOK_ACTIVITY_PRUNE_INTERVAL',
+    type: { kind: 'duration' },
+    default: '5m',
+    description: 'How often records older than the retention are deleted.',
+  },
 ] as const satisfies readonly SettingSpec[];
 
 export type SettingName = (typeof SETTINGS)[number]['name'];

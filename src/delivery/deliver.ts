@@ -289,6 +289,8 @@ export async function deliverAttempt(job: WebhookJob, deps: DeliveryDeps): Promi
     job_id: job.id,
     flow_id: job.flow_id,
     action_id: job.action_id,
+    profile_id: job.profile_id,
+    event_id: job.event_id,
     attempt: attemptNumber,
     duration_ms: attempt.durationMs,
     outcome,
@@ -300,6 +302,7 @@ export async function deliverAttempt(job: WebhookJob, deps: DeliveryDeps): Promi
     record.error = attempt.error.message;
   }
   if (attempt.responseBody !== '') record.response_body = attempt.responseBody;
+  if (retry) record.next_attempt_at = retry.notBefore;
 
   let decision: DeliveryDecision;
   if (dead) {

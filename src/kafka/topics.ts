@@ -24,6 +24,10 @@ export interface TopicNames {
   timers: string;
   /** Flow walks whose time delay has elapsed, forwarded here by the delay role. */
   resume: string;
+  /** Activity facts only the trigger knows (entered, skipped, held, waiting) and review decisions. */
+  activity: string;
+  /** Held webhooks waiting for review (compacted, key = job id; a tombstone once decided). */
+  review: string;
   retry(tier: DelayTier): string;
   delays(tier: DelayTier): string;
 }
@@ -38,6 +42,8 @@ export function topicNames(prefix: string): TopicNames {
     state: `${prefix}state`,
     timers: `${prefix}timers`,
     resume: `${prefix}resume`,
+    activity: `${prefix}activity`,
+    review: `${prefix}review`,
     retry: (tier) => `${prefix}retry.${tier}`,
     delays: (tier) => `${prefix}delays.${tier}`,
   };
@@ -76,6 +82,8 @@ export function ownedTopics(names: TopicNames, layout: TopicLayout): ITopicConfi
     t(names.dlq, [{ name: 'retention.ms', value: String(30 * 86_400_000) }]),
     t(names.deliveries, [{ name: 'retention.ms', value: String(7 * 86_400_000) }]),
     t(names.eventsDlq, [{ name: 'retention.ms', value: String(30 * 86_400_000) }]),
+    t(names.activity, [{ name: 'retention.ms', value: String(30 * 86_400_000) }]),
+    t(names.review, COMPACTED),
     ...DELAY_TIERS.map((tier) => t(names.retry(tier))),
     ...DELAY_TIERS.map((tier) => t(names.delays(tier))),
   ];

@@ -226,7 +226,7 @@ export class FlowhookMetrics {
   });
   readonly flowHeld = new Counter({
     name: 'flowhook_flow_held_total',
-    help: 'Webhooks held by a manual flow or action: counted, never sent.',
+    help: 'Webhooks held by a manual flow or action, kept in the review queue until released or discarded.',
     labelNames: ['flow_id'] as const,
     registers: [this.registry],
   });
@@ -246,6 +246,42 @@ export class FlowhookMetrics {
     name: 'flowhook_event_processing_seconds',
     help: 'Time to decode, match and walk one event (without the Kafka commit).',
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    registers: [this.registry],
+  });
+
+  // ---- activity log (admin role) ----
+  readonly activityIngested = new Counter({
+    name: 'flowhook_activity_records_ingested_total',
+    help: 'Activity records added to the activity store (a record ingested again is not counted).',
+    registers: [this.registry],
+  });
+  readonly activityUnreadable = new Counter({
+    name: 'flowhook_activity_records_unreadable_total',
+    help: 'Records on the activity source topics that could not be read (skipped, never stalling ingest).',
+    labelNames: ['topic'] as const,
+    registers: [this.registry],
+  });
+  readonly activityLagRecords = new Gauge({
+    name: 'flowhook_activity_ingest_lag_records',
+    help: 'Records on a source topic partition not yet in the activity store.',
+    labelNames: ['topic', 'partition'] as const,
+    registers: [this.registry],
+  });
+  readonly activityLagSeconds = new Gauge({
+    name: 'flowhook_activity_ingest_lag_seconds',
+    help: 'Age of the newest record ingested from a partition while more are waiting (0 when caught up).',
+    labelNames: ['topic', 'partition'] as const,
+    registers: [this.registry],
+  });
+  readonly activityPruned = new Counter({
+    name: 'flowhook_activity_records_pruned_total',
+    help: 'Activity records deleted because they are older than FLOWHOOK_ACTIVITY_RETENTION.',
+    registers: [this.registry],
+  });
+  readonly activityWriteDuration = new Histogram({
+    name: 'flowhook_activity_write_seconds',
+    help: 'Time to write one ingest batch to the activity store.',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
 

@@ -14,6 +14,7 @@ import type { StoreSpec } from '../kafka/store';
 import type { Timer } from '../kafka/timers';
 import { roleGroupId, type Role, type RoleContext } from '../service/role';
 import type { OrganizationInfo } from '../template';
+import { walkActivityMessages } from './activity';
 import { decideEntries, decodeState, emptyState, encodeState, type ProfileState } from './entry';
 import { walkFlow, type DelayResume, type WalkResult } from './walk';
 
@@ -278,6 +279,9 @@ export class TriggerRole implements Role {
       });
       metrics.jobsEmitted.inc({ flow_id: flow.id });
     }
+    const recorded = walkActivityMessages(flow, walk, event, new Date(context.now()));
+    for (const m of recorded.activity) context.emit(topics.activity, m);
+    for (const m of recorded.review) context.emit(topics.review, m);
     for (const step of walk.steps) {
       if (step.kind === 'held') metrics.flowHeld.inc({ flow_id: flow.id });
       else if (step.kind === 'skipped')

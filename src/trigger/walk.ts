@@ -9,7 +9,8 @@
 //     profile that fails it skips that action (step `skipped`, reason `profile_filter`) and
 //     continues to links.next. Splits and delays route and wait: they are not "skipped".
 //   - send-webhook: status live → a WebhookJob (step `webhook`); manual, or any webhook of a
-//     flow whose status is manual → step `held` (counted, never sent, not rendered); draft /
+//     flow whose status is manual → step `held` and the rendered job in `held` (sent only if a
+//     manager releases it from the review queue); draft /
 //     disabled → `skipped`. The walk continues to links.next either way (Klaviyo does not wait
 //     for the response). A render failure is a `render_error` step and the walk continues.
 //   - conditional-split / trigger-split: next_if_true / next_if_false (step `split`, reason
@@ -26,6 +27,8 @@ import { createHash } from 'node:crypto';
 import type { FlowhookEvent, Profile, WebhookJob } from '../documents';
 import { profileKey } from '../profile-key';
 import type { CompiledAction, CompiledFlow, ConditionContext } from '../flows/types';
+
+type CompiledWebhook = Extract<CompiledAction, { kind: 'webhook' }>;
 import { renderBody, renderHeader, type OrganizationInfo, type TemplateInput } from '../template';
 import { computeDelay } from './delay';
 
@@ -65,6 +68,8 @@ export interface DelayResume {
 
 export interface WalkResult {
   jobs: WebhookJob[];
+  /** Webhooks held by a manual flow or action, rendered like live ones, for the review queue. */
+  held: WebhookJob[];
   steps: WalkStep[];
   delay?: DelayResume;
 }
@@ -106,6 +111,54 @@ function errorCode(e: unknown): string {
   return 'FLOWHOOK_ERR_TEMPLATE_RENDER';
 }
 
+/** action_manual | flow_manual when the webhook is held for review; undefined when it is sent. */
+function heldReason(
+  flow: CompiledFlow,
+  action: CompiledWebhook,
+  preview: boolean,
+): string | undefined {
+  if (preview) return undefined;
+  if (action.status === 'manual') return 'action_manual';
+  if (flow.status === 'manual') return 'flow_manual';
+  return undefined;
+}
+
+/** The job of a webhook action; throws a coded error when a header or the body does not render. */
+function renderJob(
+  flow: CompiledFlow,
+  action: CompiledWebhook,
+  event: FlowhookEvent,
+  profileId: string,
+  templateInput: TemplateInput,
+): WebhookJob {
+  const headers: Record<string, string> = {};
+  for (const h of action.headers) {
+    const value = renderHeader(h.template, templateInput);
+    if (/[\r\n\0]/.test(value)) {
+      throw Object.assign(new Error(`header ${h.name} renders a line break`), {
+        code: 'FLOWHOOK_ERR_HEADER_INJECTION',
+      });
+    }
+    headers[h.name] = value;
+  }
+  const body = action.body === null ? '{}' : renderBody(action.body, templateInput);
+  const job: WebhookJob = {
+    id: webhookJobId(flow.id, action.id, event.id, profileId),
+    flow_id: flow.id,
+    flow_version: flow.version,
+    action_id: action.id,
+    event_id: event.id,
+    profile_id: profileId,
+    url: action.url,
+    headers,
+    body,
+    attempt: 0,
+    event_time: event.time,
+  };
+  if (action.signingSecret !== null) job.signing_secret_ref = action.signingSecret;
+  return job;
+}
+
 export function walkFlow(input: WalkInput): WalkResult {
   const { flow, event, now } = input;
   const profile = input.profile ?? event.profile;
@@ -120,7 +173,7 @@ export function walkFlow(input: WalkInput): WalkResult {
     flow: { id: flow.id, name: flow.name },
     now,
   };
-  const result: WalkResult = { jobs: [], steps: [] };
+  const result: WalkResult = { jobs: [], held: [], steps: [] };
   const step = (actionId: string, kind: StepKind, reason?: string, detail?: string): void => {
     const s: WalkStep = { actionId, kind };
     if (reason !== undefined) s.reason = reason;
@@ -159,39 +212,17 @@ export function walkFlow(input: WalkInput): WalkResult {
             step(action.id, 'skipped', action.status);
             break;
           }
-          if (action.status === 'manual' || flow.status === 'manual') {
-            step(action.id, 'held', action.status === 'manual' ? 'action_manual' : 'flow_manual');
-            break;
-          }
         }
+        const held = heldReason(flow, action, preview);
         try {
-          const headers: Record<string, string> = {};
-          for (const h of action.headers) {
-            const value = renderHeader(h.template, templateInput);
-            if (/[\r\n\0]/.test(value)) {
-              throw Object.assign(new Error(`header ${h.name} renders a line break`), {
-                code: 'FLOWHOOK_ERR_HEADER_INJECTION',
-              });
-            }
-            headers[h.name] = value;
+          const job = renderJob(flow, action, event, profileId, templateInput);
+          if (held === undefined) {
+            result.jobs.push(job);
+            step(action.id, 'webhook');
+          } else {
+            result.held.push(job);
+            step(action.id, 'held', held);
           }
-          const body = action.body === null ? '{}' : renderBody(action.body, templateInput);
-          const job: WebhookJob = {
-            id: webhookJobId(flow.id, action.id, event.id, profileId),
-            flow_id: flow.id,
-            flow_version: flow.version,
-            action_id: action.id,
-            event_id: event.id,
-            profile_id: profileId,
-            url: action.url,
-            headers,
-            body,
-            attempt: 0,
-            event_time: event.time,
-          };
-          if (action.signingSecret !== null) job.signing_secret_ref = action.signingSecret;
-          result.jobs.push(job);
-          step(action.id, 'webhook');
         } catch (e) {
           step(action.id, 'render_error', errorCode(e), e instanceof Error ? e.message : String(e));
         }

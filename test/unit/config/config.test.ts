@@ -58,6 +58,21 @@ describe('configuration', () => {
     expect(error.code).toBe('FLOWHOOK_ERR_CONFIG');
   });
 
+  it('stores activity in SQLite under the state dir unless a PostgreSQL URL is set, 30 days', () => {
+    const config = buildConfig({ FLOWHOOK_STATE_DIR: '/var/lib/flowhook' });
+    expect(config.activity).toEqual({
+      databaseUrl: undefined,
+      sqliteFile: '/var/lib/flowhook/activity.sqlite',
+      retentionMs: 30 * 86_400_000,
+      pruneIntervalMs: 300_000,
+    });
+    const url = 'postgres://u:p@db:5432/flowhook';
+    expect(buildConfig({ FLOWHOOK_ACTIVITY_DATABASE_URL: url }).activity.databaseUrl).toBe(url);
+    expect(problemsOf({ FLOWHOOK_ACTIVITY_RETENTION: '0s' }).map((p) => p.name)).toEqual([
+      'FLOWHOOK_ACTIVITY_RETENTION',
+    ]);
+  });
+
   it('never echoes a secret back in an error', () => {
     const { message } = errorOf(() =>
       buildConfig({ FLOWHOOK_SIGNING_SECRET: 'not-a-whsec-value-hunter2' }),

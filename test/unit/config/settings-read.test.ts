@@ -34,6 +34,7 @@ const VALUES: RawSettings = {
   KAFKA_SASL_MECHANISM: 'scram-sha-256',
   FLOWHOOK_SIGNING_SECRET: `whsec_${Buffer.from('another key').toString('base64')}`,
   FLOWHOOK_METRIC_CATALOG: file('metrics.json', '{"XyZ9aB": "Placed Order"}'),
+  FLOWHOOK_ACTIVITY_RETENTION: '2d',
 };
 
 function otherValue(spec: SettingSpec): string {

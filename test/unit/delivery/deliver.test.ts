@@ -132,6 +132,8 @@ describe('deliverAttempt: delivered', () => {
       job_id: 'job_01HZX',
       flow_id: 'flow_1',
       action_id: 'act_9',
+      profile_id: expect.any(String),
+      event_id: expect.any(String),
       attempt: 1,
       status_code: 200,
       outcome: 'delivered',
@@ -232,6 +234,7 @@ describe('deliverAttempt: retry and dead', () => {
       status_code: 500,
       response_body: 'oops',
       attempt: 1,
+      next_attempt_at: new Date(T0 + 10_000).toISOString(),
     });
   });
 

@@ -53,6 +53,7 @@ export const CHART_MANAGED_SETTINGS = [
   'KAFKA_SSL_KEY_FILE',
   'FLOWHOOK_SIGNING_SECRET', // signing.*
   'FLOWHOOK_SECRETS_DIR', // headerSecrets.*
+  'FLOWHOOK_ACTIVITY_DATABASE_URL', // a credential: from a Secret, with the admin role's Deployment
 ];
 
 // ---- `## @param` documentation (Bitnami readme-generator style) ----

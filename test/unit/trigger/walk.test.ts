@@ -162,6 +162,13 @@ describe('action statuses', () => {
     expect(r.jobs).toHaveLength(0);
   });
 
+  it('renders held webhooks like live ones, for the review queue', () => {
+    const live = walk(chain('live'));
+    const held = walk(chain('live', 'manual'));
+    expect(held.held).toEqual(live.jobs);
+    expect(held.held.map((j) => j.action_id)).toEqual(['a', 'b']);
+  });
+
   it('sends nothing for a draft flow', () => {
     expect(steps(walk(chain('live', 'draft')))).toEqual([
       'a:skipped(flow_draft)',
