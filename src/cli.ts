@@ -22,6 +22,9 @@ Usage:
       Manage the flow table (the compacted flowhook.flows topic).
   flowhook events send FILE… [--topic TOPIC]
       Publish events (a JSON event, an array, or JSON lines), keyed by profile.
+  flowhook events dlq list|replay [--reason REASON] [--since TIME] [--json]
+      List the events DLQ (flowhook.events.dlq), or re-publish matching records to the topic
+      they came from as they were (same key, bytes, headers and timestamp: same event id).
   flowhook dlq list [--flow ID] [--since TIME] [--json]
       List the webhook DLQ (flowhook.dlq): job id, flow, reason, attempts, failed at.
   flowhook dlq replay [--flow ID] [--since TIME]
