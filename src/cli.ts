@@ -4,6 +4,7 @@ import { processIo, type Command, type CommandIo } from './cli/io';
 import { dlqCommand } from './cli/dlq';
 import { eventsCommand } from './cli/events';
 import { flowsCommand, UsageError } from './cli/flows';
+import { receiveCommand } from './cli/receive';
 import { runCommand } from './cli/run';
 import { VERSION } from './version';
 
@@ -31,6 +32,9 @@ Usage:
       Re-enqueue matching dead jobs on flowhook.jobs with a fresh attempt budget (same
       webhook-id). TIME: ISO-8601, or a duration back from now (2h, 7d).
 
+  flowhook receive [--port 8787] [--secret whsec_…] [--count N]
+      A webhook receiver on 127.0.0.1: prints each request and verifies its signature.
+
 Settings come from the environment (and FILE / FLOWHOOK_CONFIG_FILE); see the README.
 `;
 
@@ -39,6 +43,7 @@ const COMMANDS: Record<string, Command> = {
   flows: flowsCommand,
   events: eventsCommand,
   dlq: dlqCommand,
+  receive: receiveCommand,
 };
 
 export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {

@@ -80,6 +80,7 @@ const OTHER_VARIABLES = new Set([
   'FLOWHOOK_CACHE_DIR',
   'FLOWHOOK_NO_CONTAINERS',
   'FLOWHOOK_KAFKA_IMAGE',
+  'FLOWHOOK_LOCAL_BROKER_FILE',
 ]);
 
 /** `250ms`, `10s`, `1m`, `2h`, `1d`; in settings a bare number means seconds. */
