@@ -4,6 +4,7 @@ import { processIo, type Command, type CommandIo } from './cli/io';
 import { dlqCommand } from './cli/dlq';
 import { eventsCommand } from './cli/events';
 import { flowsCommand, UsageError } from './cli/flows';
+import { receiveCommand } from './cli/receive';
 import { runCommand } from './cli/run';
 import { VERSION } from './version';
 
@@ -22,11 +23,17 @@ Usage:
       Manage the flow table (the compacted flowhook.flows topic).
   flowhook events send FILE… [--topic TOPIC]
       Publish events (a JSON event, an array, or JSON lines), keyed by profile.
+  flowhook events dlq list|replay [--reason REASON] [--since TIME] [--json]
+      List the events DLQ (flowhook.events.dlq), or re-publish matching records to the topic
+      they came from as they were (same key, bytes, headers and timestamp: same event id).
   flowhook dlq list [--flow ID] [--since TIME] [--json]
       List the webhook DLQ (flowhook.dlq): job id, flow, reason, attempts, failed at.
   flowhook dlq replay [--flow ID] [--since TIME]
       Re-enqueue matching dead jobs on flowhook.jobs with a fresh attempt budget (same
       webhook-id). TIME: ISO-8601, or a duration back from now (2h, 7d).
+
+  flowhook receive [--port 8787] [--secret whsec_…] [--count N]
+      A webhook receiver on 127.0.0.1: prints each request and verifies its signature.
 
 Settings come from the environment (and FILE / FLOWHOOK_CONFIG_FILE); see the README.
 `;
@@ -36,6 +43,7 @@ const COMMANDS: Record<string, Command> = {
   flows: flowsCommand,
   events: eventsCommand,
   dlq: dlqCommand,
+  receive: receiveCommand,
 };
 
 export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {

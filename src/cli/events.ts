@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import type { Message } from 'kafkajs';
 import { decodeEventValue } from '../events/decode';
 import { profileKey } from '../profile-key';
+import { eventsDlqCommand } from './events-dlq';
 import { UsageError } from './flows';
 import { cliKafka, type Command } from './io';
 
@@ -73,6 +74,7 @@ const send: Command = async (argv, io) => {
 
 export const eventsCommand: Command = async (argv, io) => {
   const [sub, ...rest] = argv;
-  if (sub !== 'send') throw new UsageError('events send FILE…');
+  if (sub === 'dlq') return eventsDlqCommand(rest, io);
+  if (sub !== 'send') throw new UsageError('events send FILE… | events dlq list|replay');
   return send(rest, io);
 };

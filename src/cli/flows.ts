@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Message } from 'kafkajs';
-import { loadConfig } from '../config/load';
 import { decodeEvent } from '../events/decode';
 import { schemaRegistryDecoder } from '../events/registry';
 import { validateFlow, validateOptions } from '../flows/validate';
@@ -14,7 +13,7 @@ import { DestinationPolicy } from '../delivery/address-guard';
 import { prepareRequest, signedHeaders } from '../delivery/deliver';
 import { WebhookSender, type AttemptResult } from '../delivery/http-sender';
 import { SecretStore } from '../delivery/secrets';
-import { cliKafka, type CliKafka, type Command, type CommandIo } from './io';
+import { cliConfig, cliKafka, type CliKafka, type Command, type CommandIo } from './io';
 
 // flowhook flows validate | preview | test-send | apply | delete | list
 
@@ -34,7 +33,7 @@ function validateFiles(
   files: string[],
   io: CommandIo,
 ): { flows: CompiledFlow[]; docs: unknown[]; ok: boolean } {
-  const options = validateOptions(loadConfig());
+  const options = validateOptions(cliConfig());
   const flows: CompiledFlow[] = [];
   const docs: unknown[] = [];
   let ok = true;
@@ -92,7 +91,7 @@ async function previewJobs(
   const [flowFile, eventFile] = [positionals[0], values.event];
   const { flows, ok } = validateFiles([flowFile], io);
   if (!ok) return undefined;
-  const config = loadConfig();
+  const config = cliConfig();
   const registry = config.trigger.schemaRegistryUrl
     ? schemaRegistryDecoder(config.trigger.schemaRegistryUrl)
     : undefined;
@@ -134,7 +133,7 @@ const preview: Command = async (argv, io) => {
 const testSend: Command = async (argv, io) => {
   const jobs = await previewJobs('test-send', argv, io);
   if (!jobs) return 1;
-  const d = loadConfig().delivery;
+  const d = cliConfig().delivery;
   const sender = new WebhookSender({
     policy: new DestinationPolicy({ allowlist: d.destinationAllowlist, allowHttp: d.allowHttp }),
     timeoutMs: d.timeoutMs,

@@ -1,11 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadConfig, type FlowhookConfig } from '../config/load';
+import { writeLocalAddress } from '../kafka/local-address';
 import { startKafka, type KafkaCluster } from '../kafka/local-broker';
 import { createLogger } from '../observability/logger';
 import { ROLE_FACTORIES } from '../roles';
 import { FlowhookService } from '../service/service';
 import { VERSION } from '../version';
-import type { CommandIo } from './io';
+import { localDevelopment, type CommandIo } from './io';
 
 function configWithRoles(
   env: NodeJS.ProcessEnv,
@@ -29,9 +31,22 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
     io.err('KAFKA_BROKERS is not set: starting a local Kafka broker for this process…');
     cluster = await startKafka({ env: process.env, log: (line) => io.err(line) });
   }
-  const brokers = config.kafka.brokers ?? cluster?.brokers ?? [];
+  let serviceConfig = config;
+  let forgetAddress = (): void => undefined;
+  if (cluster !== undefined) {
+    const secret =
+      config.delivery.signingSecrets[0] ?? `whsec_${randomBytes(24).toString('base64')}`;
+    serviceConfig = localDevelopment(config, process.env, cluster.brokers, secret);
+    // Other terminals' one-shot commands (and `flowhook receive`) find this instance by itself.
+    forgetAddress = writeLocalAddress({ brokers: cluster.brokers, signing_secret: secret });
+    const d = serviceConfig.delivery;
+    io.err(
+      `local development: http ${d.allowHttp ? 'allowed' : 'refused'}, destinations allowed: ${d.destinationAllowlist.join(',') || 'none'} (for \`flowhook receive\`)`,
+    );
+  }
+  const brokers = serviceConfig.kafka.brokers ?? [];
   const service = new FlowhookService({
-    config: { ...config, kafka: { ...config.kafka, brokers } },
+    config: { ...serviceConfig, kafka: { ...serviceConfig.kafka, brokers } },
     logger,
     roles: ROLE_FACTORIES,
   });
@@ -51,6 +66,7 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
     timer.unref();
     void (async () => {
       await service.stop();
+      forgetAddress();
       await cluster?.stop();
       logger.info('stopped');
       process.exit(0);
@@ -63,6 +79,7 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
     await service.start();
   } catch (err) {
     await service.stop();
+    forgetAddress();
     await cluster?.stop();
     throw err;
   }

@@ -94,6 +94,7 @@ const OTHER_VARIABLES = new Set([
   // The throw-away PostgreSQL of the tests (scripts/test-postgres.sh).
   'FLOWHOOK_TEST_DATABASE_URL',
   'FLOWHOOK_TEST_PG_DIR',
+  'FLOWHOOK_LOCAL_BROKER_FILE',
 ]);
 
 /** `250ms`, `10s`, `1m`, `2h`, `1d`; in settings a bare number means seconds. */
