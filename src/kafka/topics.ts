@@ -20,6 +20,8 @@ export interface TopicNames {
   state: string;
   /** Flow walks whose time delay has elapsed, forwarded here by the delay role. */
   resume: string;
+  /** Append-only record of control-plane changes (who changed what, when, from where). */
+  audit: string;
   retry(tier: DelayTier): string;
   delays(tier: DelayTier): string;
 }
@@ -33,6 +35,7 @@ export function topicNames(prefix: string): TopicNames {
     eventsDlq: `${prefix}events.dlq`,
     state: `${prefix}state`,
     resume: `${prefix}resume`,
+    audit: `${prefix}audit`,
     retry: (tier) => `${prefix}retry.${tier}`,
     delays: (tier) => `${prefix}delays.${tier}`,
   };
@@ -70,6 +73,8 @@ export function ownedTopics(names: TopicNames, layout: TopicLayout): ITopicConfi
     t(names.dlq, [{ name: 'retention.ms', value: String(30 * 86_400_000) }]),
     t(names.deliveries, [{ name: 'retention.ms', value: String(7 * 86_400_000) }]),
     t(names.eventsDlq, [{ name: 'retention.ms', value: String(30 * 86_400_000) }]),
+    // Kept forever (an operator may set a retention); one partition: a small, totally ordered log.
+    t(names.audit, [{ name: 'retention.ms', value: '-1' }], 1),
     ...DELAY_TIERS.map((tier) => t(names.retry(tier))),
     ...DELAY_TIERS.map((tier) => t(names.delays(tier))),
   ];
