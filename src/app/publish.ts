@@ -54,22 +54,35 @@ export class FlowPublisher {
     return run;
   }
 
-  private async publishNow(changes: FlowChange[]): Promise<PublishResult> {
+  /** Audit entries of changes made elsewhere (review decisions, DLQ replays). */
+  publishAudit(entries: AuditEntry[]): Promise<void> {
+    if (this.closing) return Promise.reject(new Error('publisher is closed'));
+    const run = this.queue.then(() => this.transaction([], entries)).then(() => undefined);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private publishNow(changes: FlowChange[]): Promise<PublishResult> {
+    return this.transaction(
+      changes.map((c) => c.record),
+      changes.map((c) => c.audit),
+    );
+  }
+
+  private async transaction(records: FlowRecord[], audit: AuditEntry[]): Promise<PublishResult> {
     const producer = await this.connect();
     const { topics } = this.deps;
     const tx = await producer.transaction();
-    let flowMeta: RecordMetadata[];
+    let flowMeta: RecordMetadata[] = [];
     try {
-      flowMeta = await tx.send({
-        topic: topics.flows,
-        acks: -1,
-        messages: changes.map((c) => flowMessage(c.record)),
-      });
-      await tx.send({
-        topic: topics.audit,
-        acks: -1,
-        messages: changes.map((c) => auditMessage(c.audit)),
-      });
+      if (records.length > 0) {
+        flowMeta = await tx.send({
+          topic: topics.flows,
+          acks: -1,
+          messages: records.map(flowMessage),
+        });
+      }
+      await tx.send({ topic: topics.audit, acks: -1, messages: audit.map(auditMessage) });
       await tx.commit();
     } catch (err) {
       await tx.abort().catch(() => undefined);
@@ -77,7 +90,7 @@ export class FlowPublisher {
     }
     // One partition, one batch: the records got consecutive offsets from the base offset.
     const base = BigInt(flowMeta[0]?.baseOffset ?? flowMeta[0]?.offset ?? '0');
-    return { offsets: changes.map((_c, i) => base + BigInt(i)) };
+    return { offsets: records.map((_r, i) => base + BigInt(i)) };
   }
 
   /** Idempotent. */
