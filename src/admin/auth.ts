@@ -22,6 +22,8 @@ export interface OidcSettings {
   algorithms: string[];
   /** Seconds of clock skew allowed on exp/nbf/iat. Default 30. */
   clockToleranceSec?: number;
+  /** The verifier's clock (tests). Default: the system clock. */
+  now?: () => Date;
   /** Replaces fetch for the discovery document (tests). */
   fetchJson?: (url: string) => Promise<unknown>;
 }
@@ -104,6 +106,7 @@ export class OidcAuthenticator implements Authenticator {
         algorithms: this.algorithms,
         clockTolerance: this.settings.clockToleranceSec ?? 30,
         requiredClaims: ['exp', 'sub'],
+        ...(this.settings.now ? { currentDate: this.settings.now() } : {}),
       });
       return principalFromClaims(payload, this.settings.roleClaim);
     } catch (err) {
