@@ -12,6 +12,7 @@ import { AuditLog } from '../app/audit';
 import type { AppDeps } from '../app/deps';
 import { FlowPublisher } from '../app/publish';
 import { ConfigError } from '../errors';
+import { flowSigner } from '../flows/signature';
 import type { Role, RoleContext } from '../service/role';
 import { OidcAuthenticator, RefusingAuthenticator, type Authenticator } from './auth';
 import { FlowView } from './flow-view';
@@ -87,6 +88,7 @@ export class AdminRole implements Role {
     const authenticator = this.authenticator();
     await Promise.all([this.flows.start(), this.audit.start()]);
     const { config } = this.ctx;
+    const signer = flowSigner(config.flowSigning);
     this.server = buildAdminServer({
       app: this.app,
       authenticator,
@@ -96,6 +98,7 @@ export class AdminRole implements Role {
       publisher: this.publisher,
       activity: this.options.activity,
       review: this.options.review,
+      sign: signer ? (doc, publisher) => signer.sign(doc, publisher) : undefined,
       ...this.options.server,
     });
     await this.server.listen({ port: config.admin.port, host: config.admin.host });

@@ -12,6 +12,7 @@ import {
 } from '../app/flows';
 import { FlowPublisher, type FlowChange } from '../app/publish';
 import { loadConfig, type FlowhookConfig } from '../config/load';
+import { flowSigner } from '../flows/signature';
 import type { CompiledFlow } from '../flows/types';
 import { cliKafka, type Command, type CommandIo } from './io';
 
@@ -111,11 +112,15 @@ const testSend: Command = async (argv, io) => {
 async function publish(changes: Omit<FlowChange, 'audit'>[], summary: (id: string) => string) {
   const deps = cliKafka();
   const subject = `cli:${userInfo().username}`;
+  const signer = flowSigner(deps.config.flowSigning);
   const publisher = new FlowPublisher(deps, `flowhook-cli-${process.pid}-${Date.now()}`);
   try {
     await publisher.publish(
       changes.map(({ record }) => ({
-        record,
+        record:
+          signer && record.doc !== null
+            ? { id: record.id, doc: signer.sign(record.doc as Record<string, unknown>, subject) }
+            : record,
         audit: auditEntry({
           actor: { subject, email: null, role: 'operator', amr: [] },
           address: null,

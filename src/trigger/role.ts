@@ -8,6 +8,7 @@ import { decodeEvent, type SchemaRegistryDecoder } from '../events/decode';
 import { profileKey } from '../events/profile-key';
 import { schemaRegistryDecoder } from '../events/registry';
 import { FlowTable } from '../flows/flow-table';
+import { flowSignaturePolicy } from '../flows/signature';
 import type { CompiledFlow } from '../flows/types';
 import {
   BatchConsumer,
@@ -54,7 +55,10 @@ export class TriggerRole implements Role {
 
   constructor(private readonly ctx: RoleContext) {
     const { config, kafka, topics, logger } = ctx;
-    this.table = new FlowTable({ allowHttp: config.delivery.allowHttp });
+    this.table = new FlowTable({
+      allowHttp: config.delivery.allowHttp,
+      signatures: flowSignaturePolicy(config.flowSigning, ctx.metrics.flowSignatureRefused),
+    });
     const groupId = roleGroupId(config.topicPrefix, 'trigger');
     this.flowsReader = new CompactedTopicReader(
       kafka,
