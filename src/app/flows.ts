@@ -6,7 +6,7 @@ import type { Message } from 'kafkajs';
 import { DestinationPolicy } from '../delivery/address-guard';
 import { prepareRequest, signedHeaders } from '../delivery/deliver';
 import { WebhookSender, type AttemptResult } from '../delivery/http-sender';
-import { SecretStore } from '../delivery/secrets';
+import { secretHostProblems, SecretStore } from '../delivery/secrets';
 import type { WebhookJob } from '../documents';
 import { decodeEvent } from '../events/decode';
 import { schemaRegistryDecoder } from '../events/registry';
@@ -27,8 +27,8 @@ export type DocumentCheck =
   | { id: string; ok: false; problems: ValidationProblem[]; warnings: ValidationProblem[] };
 
 /**
- * Validates one flow document with the service's own rules, then any extra checks the caller
- * adds (the secrets' allowed hosts, for instance), whose problems make the document invalid.
+ * Validates one flow document with the service's own rules, then the secrets' allowed hosts
+ * (FLOWHOOK_SECRETS_DIR/NAME.hosts), then any extra checks the caller adds.
  */
 export function checkDocument(
   doc: unknown,
@@ -38,7 +38,10 @@ export function checkDocument(
   const id = documentId(doc);
   const result = validateFlow(doc, { allowHttp: deps.config.delivery.allowHttp });
   if (!result.ok) return { id, ok: false, problems: result.problems, warnings: result.warnings };
-  const problems = extraChecks.flatMap((check) => check(result.flow));
+  const problems = [
+    ...secretHostProblems(doc, deps.config.delivery.secretsDir),
+    ...extraChecks.flatMap((check) => check(result.flow)),
+  ];
   if (problems.length > 0) return { id, ok: false, problems, warnings: result.warnings };
   return { id, ok: true, flow: result.flow, warnings: result.warnings };
 }

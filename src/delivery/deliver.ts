@@ -7,7 +7,8 @@
 //   wait      → no attempt was made (circuit open, or not_before still ahead): produce `job`
 //               (attempt unchanged, not_before = untilMs) to flowhook.retry.<tier>. Nothing
 //               is failed or dropped, and no record is written.
-// Pre-flight failures (body too large, unknown secret, bad signing secret, refused URL)
+// Pre-flight failures (body too large, unknown secret, a secret sent to a host it does not
+// allow, bad signing secret, refused URL)
 // count as an attempt and go to the DLQ with their reason.
 
 import type { AttemptSummary, DeadLetter, DeliveryRecord, WebhookJob } from '../documents';
@@ -96,6 +97,7 @@ export async function prepareRequest(
   for (const name of Object.keys(own)) {
     if (SIGNATURE_HEADERS.has(name.toLowerCase())) delete own[name];
   }
+  await deps.secrets.checkHosts(own, job.url);
   const { headers, secretHeaderNames } = await deps.secrets.resolveHeaders(own);
   let signingSecrets = [...deps.signingSecrets];
   if (job.signing_secret_ref !== undefined && job.signing_secret_ref !== '') {
