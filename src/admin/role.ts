@@ -3,8 +3,9 @@
 // entries through one transactional producer.
 //
 // Sign-in: bearer JWTs from FLOWHOOK_OIDC_ISSUER. Without an issuer, an embedded issuer for one
-// local user with TOTP (local-issuer.ts) — and then only on a loopback address: a non-loopback
-// bind without an issuer refuses to start.
+// local user with password + TOTP (local-issuer.ts, at /oidc), verified exactly like an external
+// one — and then only on a loopback address: a non-loopback bind without an issuer refuses to
+// start. There is no unauthenticated mode.
 
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -16,6 +17,7 @@ import { flowSigner } from '../flows/signature';
 import type { Role, RoleContext } from '../service/role';
 import { OidcAuthenticator, RefusingAuthenticator, type Authenticator } from './auth';
 import { FlowView } from './flow-view';
+import { startLocalIssuer, type LocalIssuer } from './local-issuer';
 import { buildAdminServer, type AdminServerDeps } from './server';
 import type { AdminServices } from './types';
 
@@ -30,6 +32,8 @@ export function isLoopbackHost(host: string): boolean {
 export interface AdminRoleOptions extends AdminServices {
   /** Replaces the sign-in built from the settings (tests of other parts). */
   authenticator?: Authenticator;
+  /** Where the local sign-in's first-start enrolment is printed (default stderr). */
+  print?: (text: string) => void;
   /** Extra AdminServerDeps (signing, flow checks), for the wiring of later features. */
   server?: Partial<Pick<AdminServerDeps, 'sign' | 'flowChecks'>>;
 }
@@ -58,17 +62,10 @@ export class AdminRole implements Role {
   }
 
   /** The sign-in this process uses; refuses to start rather than run without one. */
-  private authenticator(): Authenticator {
+  private authenticator(): Authenticator | 'local' {
     if (this.options.authenticator) return this.options.authenticator;
     const { admin } = this.ctx.config;
-    if (admin.oidc.issuer) {
-      return new OidcAuthenticator({
-        issuer: admin.oidc.issuer,
-        audience: admin.oidc.audience,
-        roleClaim: admin.oidc.roleClaim,
-        algorithms: admin.oidc.algorithms,
-      });
-    }
+    if (admin.oidc.issuer) return this.oidc(admin.oidc.issuer);
     if (!isLoopbackHost(admin.host)) {
       throw new ConfigError([
         {
@@ -79,19 +76,32 @@ export class AdminRole implements Role {
         },
       ]);
     }
-    return new RefusingAuthenticator(
-      'no sign-in is configured: set FLOWHOOK_OIDC_ISSUER to your OpenID Connect issuer',
-    );
+    return 'local';
+  }
+
+  private oidc(issuer: string): OidcAuthenticator {
+    const { oidc } = this.ctx.config.admin;
+    return new OidcAuthenticator({
+      issuer,
+      audience: oidc.audience,
+      roleClaim: oidc.roleClaim,
+      algorithms: oidc.algorithms,
+    });
   }
 
   async start(): Promise<void> {
-    const authenticator = this.authenticator();
+    const chosen = this.authenticator();
+    // The local issuer's URL needs the bound port: requests are refused until it runs.
+    let authenticator: Authenticator =
+      chosen === 'local' ? new RefusingAuthenticator('the local sign-in is starting') : chosen;
+    let localIssuer: LocalIssuer | undefined;
     await Promise.all([this.flows.start(), this.audit.start()]);
     const { config } = this.ctx;
     const signer = flowSigner(config.flowSigning);
     this.server = buildAdminServer({
       app: this.app,
-      authenticator,
+      authenticator: { authenticate: (header) => authenticator.authenticate(header) },
+      oidcMount: () => (localIssuer ? (req, res) => localIssuer?.handle(req, res) : undefined),
       mfa: { amr: config.admin.oidc.mfaAmr, acr: config.admin.oidc.mfaAcr },
       flows: this.flows,
       audit: this.audit,
@@ -103,6 +113,19 @@ export class AdminRole implements Role {
     });
     await this.server.listen({ port: config.admin.port, host: config.admin.host });
     this.port = (this.server.server.address() as AddressInfo).port;
+    if (chosen === 'local') {
+      const host = config.admin.host.includes(':') ? `[${config.admin.host}]` : config.admin.host;
+      const issuer = `http://${host}:${this.port}/oidc`;
+      localIssuer = await startLocalIssuer({
+        issuer,
+        audience: config.admin.oidc.audience,
+        roleClaim: config.admin.oidc.roleClaim,
+        stateDir: config.admin.stateDir,
+        print: this.options.print ?? ((text) => process.stderr.write(`${text}\n`)),
+      });
+      authenticator = this.oidc(issuer);
+      this.ctx.logger.info({ issuer }, 'admin sign-in: embedded local issuer (loopback only)');
+    }
     this.listening = true;
     this.ctx.logger.info({ port: this.port, host: config.admin.host }, 'admin API listening');
   }

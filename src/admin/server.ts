@@ -3,6 +3,7 @@
 // code. Flow writes are checked against the version the client read (a stale write is 409),
 // signed when signing is on, and published with their audit entry in one transaction.
 
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ActivityFilter, ActivityStatus } from '../activity/types';
 import { ACTIVITY_STATUSES } from '../activity/types';
@@ -43,6 +44,8 @@ export interface AdminServerDeps extends AdminServices {
   publisher: FlowPublisher;
   /** Signs a document before it is published (signing on), naming the publisher. */
   sign?: (doc: Record<string, unknown>, publisher: string) => Record<string, unknown>;
+  /** Requests below /oidc go here (the embedded local issuer), when set. */
+  oidcMount?: () => ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   /** Checks beyond validateFlow (e.g. secrets' allowed hosts); their problems refuse the flow. */
   flowChecks?: ((flow: CompiledFlow) => ValidationProblem[])[];
   clock?: () => Date;
@@ -284,6 +287,17 @@ export function buildAdminServer(deps: AdminServerDeps): FastifyInstance {
         message: `no route ${request.method} ${request.url}`,
       },
     });
+  });
+
+  // The embedded issuer gets its requests raw, before fastify parses their (form) bodies.
+  server.addHook('onRequest', (request, reply, done) => {
+    const handle = deps.oidcMount?.();
+    if (handle && (request.url === '/oidc' || request.url.startsWith('/oidc/'))) {
+      void reply.hijack();
+      handle(request.raw, reply.raw);
+      return;
+    }
+    done();
   });
 
   const signIn = (request: FastifyRequest) =>
