@@ -52,6 +52,7 @@ export const CHART_MANAGED_SETTINGS = [
   'KAFKA_SSL_KEY_FILE',
   'FLOWHOOK_SIGNING_SECRET', // signing.*
   'FLOWHOOK_SECRETS_DIR', // headerSecrets.*
+  'FLOWHOOK_FLOW_SIGNING_KEY', // a private key: never in a ConfigMap (the admin role is not deployed yet)
 ];
 
 // ---- `## @param` documentation (Bitnami readme-generator style) ----
