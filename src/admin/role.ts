@@ -18,7 +18,7 @@ import type { Role, RoleContext } from '../service/role';
 import { OidcAuthenticator, RefusingAuthenticator, type Authenticator } from './auth';
 import { FlowView } from './flow-view';
 import { startLocalIssuer, type LocalIssuer } from './local-issuer';
-import { buildAdminServer, type AdminServerDeps } from './server';
+import { buildAdminServer } from './server';
 import type { AdminServices } from './types';
 
 export function isLoopbackHost(host: string): boolean {
@@ -34,8 +34,6 @@ export interface AdminRoleOptions extends AdminServices {
   authenticator?: Authenticator;
   /** Where the local sign-in's first-start enrolment is printed (default stderr). */
   print?: (text: string) => void;
-  /** Extra AdminServerDeps (signing, flow checks), for the wiring of later features. */
-  server?: Partial<Pick<AdminServerDeps, 'sign' | 'flowChecks'>>;
 }
 
 export class AdminRole implements Role {
@@ -109,7 +107,6 @@ export class AdminRole implements Role {
       activity: this.options.activity,
       review: this.options.review,
       sign: signer ? (doc, publisher) => signer.sign(doc, publisher) : undefined,
-      ...this.options.server,
     });
     await this.server.listen({ port: config.admin.port, host: config.admin.host });
     this.port = (this.server.server.address() as AddressInfo).port;

@@ -20,7 +20,7 @@ import {
   NotFoundError,
   VersionConflictError,
 } from '../errors';
-import type { CompiledFlow, ValidationProblem } from '../flows/types';
+import type { CompiledFlow } from '../flows/types';
 import type { Authenticator } from './auth';
 import type { FlowView } from './flow-view';
 import { openApiDocument, type RouteDoc } from './openapi';
@@ -46,8 +46,6 @@ export interface AdminServerDeps extends AdminServices {
   sign?: (doc: Record<string, unknown>, publisher: string) => Record<string, unknown>;
   /** Requests below /oidc go here (the embedded local issuer), when set. */
   oidcMount?: () => ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-  /** Checks beyond validateFlow (e.g. secrets' allowed hosts); their problems refuse the flow. */
-  flowChecks?: ((flow: CompiledFlow) => ValidationProblem[])[];
   clock?: () => Date;
 }
 
@@ -310,7 +308,7 @@ export function buildAdminServer(deps: AdminServerDeps): FastifyInstance {
   };
 
   const validated = (doc: unknown): CompiledFlow => {
-    const result = checkDocument(doc, deps.app, deps.flowChecks);
+    const result = checkDocument(doc, deps.app);
     if (!result.ok) throw new FlowValidationError(result.problems);
     return result.flow;
   };
@@ -376,7 +374,7 @@ export function buildAdminServer(deps: AdminServerDeps): FastifyInstance {
 
   server.post('/api/flows/validate', async (request) => {
     await signIn(request);
-    const result = checkDocument(request.body, deps.app, deps.flowChecks);
+    const result = checkDocument(request.body, deps.app);
     return result.ok
       ? { ok: true, problems: [], warnings: result.warnings }
       : { ok: false, problems: result.problems, warnings: result.warnings };

@@ -28,20 +28,13 @@ export type DocumentCheck =
 
 /**
  * Validates one flow document with the service's own rules, then the secrets' allowed hosts
- * (FLOWHOOK_SECRETS_DIR/NAME.hosts), then any extra checks the caller adds.
+ * (FLOWHOOK_SECRETS_DIR/NAME.hosts).
  */
-export function checkDocument(
-  doc: unknown,
-  deps: OfflineDeps,
-  extraChecks: ((flow: CompiledFlow) => ValidationProblem[])[] = [],
-): DocumentCheck {
+export function checkDocument(doc: unknown, deps: OfflineDeps): DocumentCheck {
   const id = documentId(doc);
   const result = validateFlow(doc, { allowHttp: deps.config.delivery.allowHttp });
   if (!result.ok) return { id, ok: false, problems: result.problems, warnings: result.warnings };
-  const problems = [
-    ...secretHostProblems(doc, deps.config.delivery.secretsDir),
-    ...extraChecks.flatMap((check) => check(result.flow)),
-  ];
+  const problems = secretHostProblems(doc, deps.config.delivery.secretsDir);
   if (problems.length > 0) return { id, ok: false, problems, warnings: result.warnings };
   return { id, ok: true, flow: result.flow, warnings: result.warnings };
 }
