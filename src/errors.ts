@@ -312,3 +312,67 @@ export class ReviewItemNotFoundError extends FlowhookError {
   readonly code = ReviewItemNotFoundError.code;
   readonly retriable = false;
 }
+
+// ---- control plane (src/admin, src/app) ------------------------------------------------------
+
+/** No credentials, or a token that fails verification (signature, issuer, audience, time). */
+export class AuthenticationError extends FlowhookError {
+  static readonly code = 'FLOWHOOK_ERR_UNAUTHENTICATED';
+  readonly code = AuthenticationError.code;
+  readonly retriable = false;
+}
+
+/** The signed-in role may not do this. */
+export class ForbiddenError extends FlowhookError {
+  static readonly code = 'FLOWHOOK_ERR_FORBIDDEN';
+  readonly code = ForbiddenError.code;
+  readonly retriable = false;
+}
+
+/** Adding or changing a webhook needs MFA evidence (amr / acr) in the token. */
+export class MfaRequiredError extends FlowhookError {
+  static readonly code = 'FLOWHOOK_ERR_MFA_REQUIRED';
+  readonly code = MfaRequiredError.code;
+  readonly retriable = false;
+}
+
+/** A write based on a version of the flow that is no longer the current one. */
+export class VersionConflictError extends FlowhookError {
+  static readonly code = 'FLOWHOOK_ERR_VERSION_CONFLICT';
+  readonly code = VersionConflictError.code;
+  readonly retriable = false;
+}
+
+export class NotFoundError extends FlowhookError {
+  static readonly code = 'FLOWHOOK_ERR_NOT_FOUND';
+  readonly code = NotFoundError.code;
+  readonly retriable = false;
+}
+
+/** A request the API cannot read (malformed JSON, missing field, bad parameter). */
+export class BadRequestError extends FlowhookError {
+  static readonly code = 'FLOWHOOK_ERR_BAD_REQUEST';
+  readonly code = BadRequestError.code;
+  readonly retriable = false;
+}
+
+/** A feature whose backing service this process was not given (e.g. the activity store). */
+export class NotConfiguredError extends FlowhookError {
+  static readonly code = 'FLOWHOOK_ERR_NOT_CONFIGURED';
+  readonly code = NotConfiguredError.code;
+  readonly retriable = true;
+}
+
+/** A flow with a webhook that is unsigned or whose signature does not verify (signing on). */
+export class FlowSignatureError extends FlowhookError {
+  static readonly code = 'FLOWHOOK_ERR_FLOW_SIGNATURE';
+  readonly code = FlowSignatureError.code;
+  readonly retriable = false;
+}
+
+/** A secret referenced by a webhook whose host is not among the secret's allowed hosts. */
+export class SecretHostRefusedError extends FlowhookError {
+  static readonly code = 'FLOWHOOK_ERR_SECRET_HOST';
+  readonly code = SecretHostRefusedError.code;
+  readonly retriable = false;
+}

@@ -89,6 +89,8 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
   );
   io.err(`  metrics:       http://127.0.0.1:${service.httpPort}/metrics`);
   io.err(`  health:        http://127.0.0.1:${service.httpPort}/healthz  /readyz`);
+  if (config.roles.includes('admin'))
+    io.err(`  admin API:     http://${config.admin.host}:${config.admin.port}/api/openapi.json`);
   logger.info({ brokers, roles: config.roles, httpPort: service.httpPort }, 'flowhook started');
   return new Promise<number>(() => undefined); // runs until a signal
 }

@@ -61,6 +61,26 @@ export interface FlowhookConfig {
     circuitFailures: number;
     circuitCooldownMs: number;
   };
+  admin: {
+    port: number;
+    host: string;
+    /** Local state of the embedded sign-in (no issuer configured). */
+    stateDir: string;
+    oidc: {
+      /** undefined: the embedded local issuer (loopback only). */
+      issuer: string | undefined;
+      audience: string;
+      roleClaim: string;
+      mfaAmr: string[];
+      mfaAcr: string[];
+      algorithms: string[];
+    };
+  };
+  /** Signed flows: PEM texts (files already read). */
+  flowSigning: {
+    signingKey: string | undefined;
+    verifyKeys: string[];
+  };
   trigger: {
     schemaRegistryUrl: string | undefined;
     organization: { name: string; url: string };
@@ -344,6 +364,26 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
     const ms = values.get(n);
     if (typeof ms === 'number' && ms < minMs) problems.push({ name: n, value: raw[n], allowed });
   }
+  const pemOrFile = (name: SettingName, text: string): string | undefined => {
+    if (text.trimStart().startsWith('-----BEGIN')) return text;
+    try {
+      return readFileSync(text, 'utf8');
+    } catch {
+      problems.push({
+        name,
+        value: name === 'FLOWHOOK_FLOW_SIGNING_KEY' ? '<redacted>' : text,
+        allowed: 'PEM text or a readable PEM file',
+      });
+      return undefined;
+    }
+  };
+  const signingKeyText = str('FLOWHOOK_FLOW_SIGNING_KEY');
+  const flowSigningKey = signingKeyText
+    ? pemOrFile('FLOWHOOK_FLOW_SIGNING_KEY', signingKeyText)
+    : undefined;
+  const flowVerifyKeys = (list('FLOWHOOK_FLOW_VERIFY_KEYS') ?? [])
+    .map((item) => pemOrFile('FLOWHOOK_FLOW_VERIFY_KEYS', item))
+    .filter((k): k is string => k !== undefined);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -393,6 +433,20 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
       circuitFailures: num('FLOWHOOK_CIRCUIT_FAILURES'),
       circuitCooldownMs: num('FLOWHOOK_CIRCUIT_COOLDOWN'),
     },
+    admin: {
+      port: num('FLOWHOOK_ADMIN_PORT'),
+      host: str('FLOWHOOK_ADMIN_HOST') ?? '127.0.0.1',
+      stateDir: str('FLOWHOOK_ADMIN_STATE_DIR') ?? '.flowhook',
+      oidc: {
+        issuer: str('FLOWHOOK_OIDC_ISSUER'),
+        audience: str('FLOWHOOK_OIDC_AUDIENCE') ?? 'flowhook',
+        roleClaim: str('FLOWHOOK_OIDC_ROLE_CLAIM') ?? 'flowhook_role',
+        mfaAmr: list('FLOWHOOK_OIDC_MFA_AMR') ?? [],
+        mfaAcr: list('FLOWHOOK_OIDC_MFA_ACR') ?? [],
+        algorithms: list('FLOWHOOK_OIDC_ALGORITHMS') ?? [],
+      },
+    },
+    flowSigning: { signingKey: flowSigningKey, verifyKeys: flowVerifyKeys },
     trigger: {
       schemaRegistryUrl: str('SCHEMA_REGISTRY_URL'),
       organization: {

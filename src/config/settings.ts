@@ -22,7 +22,7 @@ export interface SettingSpec {
   description: string;
 }
 
-export const ROLE_NAMES = ['trigger', 'delivery', 'delay'] as const;
+export const ROLE_NAMES = ['trigger', 'delivery', 'delay', 'admin'] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -256,6 +256,89 @@ export const SETTINGS = [
     type: { kind: 'duration' },
     default: '30s',
     description: 'How long a paused host waits before one probe request.',
+  },
+  // ---- control plane (admin role) ----
+  {
+    name: 'FLOWHOOK_ADMIN_PORT',
+    type: { kind: 'int', min: 0, max: 65535 },
+    default: '8081',
+    description: 'Port of the admin API (/api/…), apart from the metrics port (0 = any free port).',
+  },
+  {
+    name: 'FLOWHOOK_ADMIN_HOST',
+    type: { kind: 'string' },
+    default: '127.0.0.1',
+    description:
+      'Address the admin API listens on. Anything but loopback requires FLOWHOOK_OIDC_ISSUER.',
+  },
+  {
+    name: 'FLOWHOOK_ADMIN_STATE_DIR',
+    type: { kind: 'string' },
+    default: '.flowhook',
+    description:
+      "Local state of the embedded sign-in (no FLOWHOOK_OIDC_ISSUER): the local user's TOTP secret and the issuer's keys.",
+  },
+  {
+    name: 'FLOWHOOK_OIDC_ISSUER',
+    type: { kind: 'url' },
+    description:
+      'OpenID Connect issuer whose bearer JWTs sign people in to the admin API (its discovery document gives the JWKS). Unset: an embedded issuer for one local user, loopback only.',
+  },
+  {
+    name: 'FLOWHOOK_OIDC_AUDIENCE',
+    type: { kind: 'string' },
+    default: 'flowhook',
+    description: 'The aud a token must carry.',
+  },
+  {
+    name: 'FLOWHOOK_OIDC_ROLE_CLAIM',
+    type: { kind: 'string' },
+    default: 'flowhook_role',
+    description:
+      'Claim holding the role (owner, admin, manager, analyst, viewer; a dotted path for nested claims; an array takes its highest role). Missing or unknown: viewer.',
+  },
+  {
+    name: 'FLOWHOOK_OIDC_MFA_AMR',
+    type: { kind: 'list' },
+    default: 'mfa,otp,hwk,swk',
+    description: 'amr values that count as MFA evidence (needed to add or change a webhook).',
+  },
+  {
+    name: 'FLOWHOOK_OIDC_MFA_ACR',
+    type: { kind: 'list' },
+    description: 'acr values that count as MFA evidence (in addition to FLOWHOOK_OIDC_MFA_AMR).',
+  },
+  {
+    name: 'FLOWHOOK_OIDC_ALGORITHMS',
+    type: {
+      kind: 'list',
+      values: [
+        'RS256',
+        'RS384',
+        'RS512',
+        'PS256',
+        'PS384',
+        'PS512',
+        'ES256',
+        'ES384',
+        'ES512',
+        'EdDSA',
+      ],
+    },
+    default: 'RS256,PS256,ES256,EdDSA',
+    description: 'JWS algorithms accepted on tokens (none and HMAC never are).',
+  },
+  {
+    name: 'FLOWHOOK_FLOW_SIGNING_KEY',
+    type: { kind: 'secret' },
+    description:
+      'Ed25519 private key (PEM text, or the path of a PEM file) with which the admin role signs every flow it publishes. Set, or with FLOWHOOK_FLOW_VERIFY_KEYS, the trigger refuses webhook flows not signed by a known key.',
+  },
+  {
+    name: 'FLOWHOOK_FLOW_VERIFY_KEYS',
+    type: { kind: 'list' },
+    description:
+      "Ed25519 public keys (paths of PEM files) the trigger accepts flow signatures from; several during a rotation. The signing key's own public key is always accepted.",
   },
   // ---- trigger ----
   {

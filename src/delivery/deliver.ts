@@ -7,7 +7,8 @@
 //   wait      → no attempt was made (circuit open, or not_before still ahead): produce `job`
 //               (attempt unchanged, not_before = untilMs) to flowhook.retry.<tier>. Nothing
 //               is failed or dropped, and no record is written.
-// Pre-flight failures (body too large, unknown secret, bad signing secret, refused URL)
+// Pre-flight failures (body too large, unknown secret, a secret sent to a host it does not
+// allow, bad signing secret, refused URL)
 // count as an attempt and go to the DLQ with their reason.
 
 import type { AttemptSummary, DeadLetter, DeliveryRecord, WebhookJob } from '../documents';
@@ -93,6 +94,7 @@ export async function prepareRequest(
   checkBodySize(job.body, deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
   // Validation refuses these; jobs written before a rule existed still must not set them.
   const own = stripReservedHeaders(job.headers ?? {}, isReservedHeader);
+  await deps.secrets.checkHosts(own, job.url);
   const { headers, secretHeaderNames } = await deps.secrets.resolveHeaders(own);
   let signingSecrets = [...deps.signingSecrets];
   if (job.signing_secret_ref !== undefined && job.signing_secret_ref !== '') {

@@ -10,10 +10,16 @@
 //      with every other character than A-Z, 0-9 and _ replaced by _> (crm-token →
 //      FLOWHOOK_SECRET_CRM_TOKEN).
 // Values are cached for `cacheTtlMs` (default 5 s) so that rotations are picked up quickly.
+//
+// Allowed hosts: a file FLOWHOOK_SECRETS_DIR/NAME.hosts lists the hosts the secret NAME may be
+// sent to (one per line or comma separated; `*.example.com` also matches its subdomains; `#`
+// starts a comment). A webhook that puts NAME in a header for another host is refused when
+// the flow is validated (flowhook flows validate/apply, the admin API) and again here at
+// delivery, before the secret is read. Without a .hosts file the secret may go anywhere.
 
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { SecretNotFoundError } from '../errors';
+import { SecretHostRefusedError, SecretNotFoundError } from '../errors';
 import {
   isCredentialHeader,
   referencedSecrets,
@@ -43,6 +49,7 @@ export class SecretStore {
   private readonly cacheTtlMs: number;
   private readonly clock: () => number;
   private readonly cache = new Map<string, { value: string; expires: number }>();
+  private readonly hostsCache = new Map<string, { hosts: string[] | undefined; expires: number }>();
 
   constructor(options: SecretStoreOptions = {}) {
     this.dir = options.dir === '' ? undefined : options.dir;
@@ -110,6 +117,41 @@ export class SecretStore {
     return value.replace(SECRET_REFERENCE, (_m, name: string) => values.get(name) as string);
   }
 
+  /** The hosts NAME may be sent to (its .hosts file), or undefined when it declares none. */
+  async allowedHosts(name: string): Promise<string[] | undefined> {
+    if (!this.dir || !VALID_SECRET_NAME.test(name)) return undefined;
+    const now = this.clock();
+    const cached = this.hostsCache.get(name);
+    if (cached && cached.expires > now) return cached.hosts;
+    let hosts: string[] | undefined;
+    try {
+      hosts = parseHostsFile(await fs.readFile(path.join(this.dir, `${name}.hosts`), 'utf8'));
+    } catch (error: unknown) {
+      const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : '';
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
+    }
+    if (this.cacheTtlMs > 0) this.hostsCache.set(name, { hosts, expires: now + this.cacheTtlMs });
+    return hosts;
+  }
+
+  /** Throws SecretHostRefusedError when a header sends a secret to a host it does not allow. */
+  async checkHosts(headers: Record<string, string>, url: string): Promise<void> {
+    let host: string | undefined;
+    for (const value of Object.values(headers)) {
+      for (const name of referencedSecrets(value)) {
+        const allowed = await this.allowedHosts(name);
+        if (allowed === undefined) continue;
+        host ??= new URL(url).hostname;
+        if (!hostAllowed(host, allowed)) {
+          throw new SecretHostRefusedError(
+            `secret ${name} may only be sent to ${allowed.join(', ')}, not to ${host}`,
+            { details: { secret: name, host } },
+          );
+        }
+      }
+    }
+  }
+
   /** Resolves every header value; reports which headers carried secrets. */
   async resolveHeaders(headers: Record<string, string>): Promise<ResolvedHeaders> {
     const out: Record<string, string> = {};
@@ -128,7 +170,84 @@ export class SecretStore {
   /** Forget cached values (e.g. on SIGHUP). */
   clearCache(): void {
     this.cache.clear();
+    this.hostsCache.clear();
   }
+}
+
+export function parseHostsFile(text: string): string[] {
+  return text
+    .split(/[\r\n,]+/)
+    .map((line) => line.replace(/#.*$/, '').trim().toLowerCase())
+    .filter((h) => h.length > 0);
+}
+
+/** `host` equals a pattern, or is a subdomain of a `*.domain` pattern (or of `.domain`). */
+export function hostAllowed(host: string, patterns: readonly string[]): boolean {
+  const h = host
+    .toLowerCase()
+    .replace(/\.$/, '')
+    .replace(/^\[|\]$/g, '');
+  return patterns.some((p) => {
+    if (p.startsWith('*.')) return h.endsWith(p.slice(1)) && h.length > p.length - 1;
+    return h === p;
+  });
+}
+
+/** A problem found by secretHostProblems: where in the flow document, and why. */
+export interface SecretHostProblem {
+  path: string;
+  message: string;
+}
+
+/**
+ * The webhook headers of a flow document that send a secret to a host outside its .hosts
+ * list (synchronous: for validation, not the delivery path).
+ */
+export function secretHostProblems(doc: unknown, dir: string | undefined): SecretHostProblem[] {
+  if (!dir) return [];
+  const actions = (doc as { definition?: { actions?: unknown } } | null)?.definition?.actions;
+  if (!Array.isArray(actions)) return [];
+  const problems: SecretHostProblem[] = [];
+  const hostsOf = new Map<string, string[] | undefined>();
+  actions.forEach((action: unknown, i) => {
+    const a = action as {
+      type?: unknown;
+      data?: { message?: { url?: unknown; headers?: unknown } };
+    };
+    const message = a?.data?.message;
+    if (a?.type !== 'send-webhook' || typeof message?.url !== 'string') return;
+    let host: string;
+    try {
+      host = new URL(message.url).hostname;
+    } catch {
+      return; // validation reports the URL
+    }
+    const headers = (message.headers ?? {}) as Record<string, unknown>;
+    for (const [header, value] of Object.entries(headers)) {
+      if (typeof value !== 'string') continue;
+      for (const name of referencedSecrets(value)) {
+        if (!hostsOf.has(name)) {
+          let hosts: string[] | undefined;
+          try {
+            hosts = VALID_SECRET_NAME.test(name)
+              ? parseHostsFile(readFileSync(path.join(dir, `${name}.hosts`), 'utf8'))
+              : undefined;
+          } catch {
+            hosts = undefined;
+          }
+          hostsOf.set(name, hosts);
+        }
+        const allowed = hostsOf.get(name);
+        if (allowed !== undefined && !hostAllowed(host, allowed)) {
+          problems.push({
+            path: `$.definition.actions[${i}].data.message.headers.${header}`,
+            message: `secret ${name} may only be sent to ${allowed.join(', ')}, not to ${host}`,
+          });
+        }
+      }
+    }
+  });
+  return problems;
 }
 
 export const REDACTED = '[redacted]';

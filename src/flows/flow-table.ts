@@ -11,6 +11,7 @@
 //     segment id → flows. Its cost does not depend on how many unrelated flows are loaded.
 
 import type { FlowhookEvent } from '../documents';
+import type { FlowSignaturePolicy } from './signature';
 import { listIdOf, segmentIdOf } from './trigger-match';
 import {
   FLOW_STATUSES,
@@ -43,9 +44,16 @@ export type ApplyResult =
 export interface FlowTableOptions extends ValidateOptions {
   /** Replaces validateFlow (tests). */
   validate?: (doc: unknown) => ValidationResult;
+  /** Signing on: flows with a webhook action must carry a valid signature (signature.ts). */
+  signatures?: FlowSignaturePolicy;
 }
 
 const EMPTY: readonly CompiledFlow[] = Object.freeze([]);
+
+function hasWebhook(flow: CompiledFlow): boolean {
+  for (const action of flow.actions.values()) if (action.kind === 'webhook') return true;
+  return false;
+}
 
 class Index {
   private readonly buckets = new Map<string, readonly CompiledFlow[]>();
@@ -77,9 +85,11 @@ export class FlowTable {
   private readonly byList = new Index();
   private readonly bySegment = new Index();
   private readonly validate: (doc: unknown) => ValidationResult;
+  private readonly signatures: FlowSignaturePolicy | undefined;
 
   constructor(options: FlowTableOptions) {
-    const { validate, ...validation } = options;
+    const { validate, signatures, ...validation } = options;
+    this.signatures = signatures;
     this.validate = validate ?? ((doc) => validateFlow(doc, validation));
   }
 
@@ -108,6 +118,14 @@ export class FlowTable {
       ];
       this.rejected.set(key, problems);
       return { outcome: 'rejected', problems, warnings: result.warnings, current: previous };
+    }
+    if (this.signatures && hasWebhook(result.flow)) {
+      const current = (previous?.document ?? null) as Record<string, unknown> | null;
+      const problems = this.signatures.check(doc as Record<string, unknown>, current);
+      if (problems.length > 0) {
+        this.rejected.set(key, problems);
+        return { outcome: 'rejected', problems, warnings: result.warnings, current: previous };
+      }
     }
     if (previous !== null) this.unindex(previous);
     this.flows.set(key, result.flow);

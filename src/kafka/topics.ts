@@ -28,6 +28,8 @@ export interface TopicNames {
   activity: string;
   /** Held webhooks waiting for review (compacted, key = job id; a tombstone once decided). */
   review: string;
+  /** Append-only record of control-plane changes (who changed what, when, from where). */
+  audit: string;
   retry(tier: DelayTier): string;
   delays(tier: DelayTier): string;
 }
@@ -44,6 +46,7 @@ export function topicNames(prefix: string): TopicNames {
     resume: `${prefix}resume`,
     activity: `${prefix}activity`,
     review: `${prefix}review`,
+    audit: `${prefix}audit`,
     retry: (tier) => `${prefix}retry.${tier}`,
     delays: (tier) => `${prefix}delays.${tier}`,
   };
@@ -84,6 +87,8 @@ export function ownedTopics(names: TopicNames, layout: TopicLayout): ITopicConfi
     t(names.eventsDlq, [{ name: 'retention.ms', value: String(30 * 86_400_000) }]),
     t(names.activity, [{ name: 'retention.ms', value: String(30 * 86_400_000) }]),
     t(names.review, COMPACTED),
+    // Kept forever (an operator may set a retention); one partition: a small, totally ordered log.
+    t(names.audit, [{ name: 'retention.ms', value: '-1' }], 1),
     ...DELAY_TIERS.map((tier) => t(names.retry(tier))),
     ...DELAY_TIERS.map((tier) => t(names.delays(tier))),
   ];

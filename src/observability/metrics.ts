@@ -212,6 +212,13 @@ export class FlowhookMetrics {
     help: 'Flow documents rejected by validation (the previous valid version stays in force).',
     registers: [this.registry],
   });
+
+  readonly flowSignatureRefused = new Counter({
+    name: 'flowhook_flow_signature_refused_total',
+    help: 'Webhook flows refused by the trigger because flow signing is on and their signature is missing or wrong, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly flowEntries = new Counter({
     name: 'flowhook_flow_entries_total',
     help: 'Profiles that entered a flow.',

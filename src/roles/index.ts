@@ -1,3 +1,4 @@
+import { AdminRole } from '../admin/role';
 import type { RoleName } from '../config/settings';
 import { DelayRole } from '../delay/role';
 import { DeliveryRole } from '../delivery/role';
@@ -9,4 +10,5 @@ export const ROLE_FACTORIES: Partial<Record<RoleName, RoleFactory>> = {
   trigger: (context) => new TriggerRole(context),
   delivery: (context) => new DeliveryRole(context),
   delay: (context) => new DelayRole(context),
+  admin: (context) => new AdminRole(context),
 };

@@ -6,6 +6,7 @@ import { decodeEvent, type SchemaRegistryDecoder } from '../events/decode';
 import { profileKey } from '../profile-key';
 import { schemaRegistryDecoder } from '../events/registry';
 import { FlowTable } from '../flows/flow-table';
+import { flowSignaturePolicy } from '../flows/signature';
 import type { CompiledFlow } from '../flows/types';
 import { validateOptions } from '../flows/validate';
 import { CompactedTopicReader } from '../kafka/compacted-reader';
@@ -60,7 +61,10 @@ export class TriggerRole implements Role {
 
   constructor(private readonly ctx: RoleContext) {
     const { config, kafka, topics, logger } = ctx;
-    this.table = new FlowTable(validateOptions(config));
+    this.table = new FlowTable({
+      ...validateOptions(config),
+      signatures: flowSignaturePolicy(config.flowSigning, ctx.metrics.flowSignatureRefused),
+    });
     const groupId = roleGroupId(config.topicPrefix, 'trigger');
     this.flowsReader = new CompactedTopicReader(
       kafka,

@@ -23,7 +23,7 @@ describe('configuration', () => {
   it('has a default for every setting that needs one, and they validate', () => {
     const config = buildConfig({});
     expect(config.kafka.brokers).toBeUndefined();
-    expect(config.roles).toEqual(['trigger', 'delivery', 'delay']);
+    expect(config.roles).toEqual(['trigger', 'delivery', 'delay', 'admin']);
     expect(config.http.port).toBe(8080);
     expect(config.topicPrefix).toBe('flowhook.');
     expect(config.eventTopics).toEqual(['events']);

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -16,6 +17,9 @@ const file = (name: string, text: string): string => {
   return path;
 };
 const PEM = '-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n';
+const flowKeys = generateKeyPairSync('ed25519');
+const pem = (key: typeof flowKeys.privateKey, type: 'pkcs8' | 'spki') =>
+  key.export({ type, format: 'pem' }).toString();
 
 /** Settings that only take effect together with others. */
 const BASE: RawSettings = {
@@ -35,6 +39,8 @@ const VALUES: RawSettings = {
   FLOWHOOK_SIGNING_SECRET: `whsec_${Buffer.from('another key').toString('base64')}`,
   FLOWHOOK_METRIC_CATALOG: file('metrics.json', '{"XyZ9aB": "Placed Order"}'),
   FLOWHOOK_ACTIVITY_RETENTION: '2d',
+  FLOWHOOK_FLOW_SIGNING_KEY: file('flow-signing.pem', pem(flowKeys.privateKey, 'pkcs8')),
+  FLOWHOOK_FLOW_VERIFY_KEYS: file('flow-verify.pem', pem(flowKeys.publicKey, 'spki')),
 };
 
 function otherValue(spec: SettingSpec): string {

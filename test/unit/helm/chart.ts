@@ -54,6 +54,7 @@ export const CHART_MANAGED_SETTINGS = [
   'FLOWHOOK_SIGNING_SECRET', // signing.*
   'FLOWHOOK_SECRETS_DIR', // headerSecrets.*
   'FLOWHOOK_ACTIVITY_DATABASE_URL', // a credential: from a Secret, with the admin role's Deployment
+  'FLOWHOOK_FLOW_SIGNING_KEY', // a private key: never in a ConfigMap (the admin role is not deployed yet)
 ];
 
 // ---- `## @param` documentation (Bitnami readme-generator style) ----

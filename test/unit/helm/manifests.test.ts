@@ -151,7 +151,10 @@ describe('helm/flowhook rendered manifests', () => {
       'Service',
       'ServiceAccount',
     ]);
-    expect(ofKind<IDeployment>('default', 'Deployment').map(roleOf)).toEqual([...ROLE_NAMES]);
+    // The admin role (control plane) is not deployed by the chart yet: it needs an OIDC issuer.
+    expect(ofKind<IDeployment>('default', 'Deployment').map(roleOf)).toEqual(
+      ROLE_NAMES.filter((r) => r !== 'admin'),
+    );
   });
 
   it('all-on: every optional object is rendered', () => {
