@@ -232,6 +232,8 @@ async function main(): Promise<void> {
         FLOWHOOK_TOPIC_PARTITIONS: String(PARTITIONS),
         FLOWHOOK_EVENT_TOPICS: topic,
         FLOWHOOK_HTTP_PORT: String(httpPort),
+        FLOWHOOK_ADMIN_PORT: '0',
+        FLOWHOOK_ADMIN_STATE_DIR: join(stateDir, 'admin'),
         FLOWHOOK_ALLOW_HTTP: 'true',
         FLOWHOOK_DESTINATION_ALLOWLIST: '127.0.0.1/32',
         FLOWHOOK_SIGNING_SECRET: `whsec_${randomBytes(24).toString('base64')}`,

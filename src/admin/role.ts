@@ -36,6 +36,11 @@ export interface AdminRoleOptions extends AdminServices {
   authenticator?: Authenticator;
   /** Where the local sign-in's first-start enrolment is printed (default stderr). */
   print?: (text: string) => void;
+  /**
+   * Without `activity` and `review`, the role runs its own activity store, ingest and review
+   * actions (default true); false leaves those routes answering 503 (tests of other parts).
+   */
+  ownActivityStore?: boolean;
 }
 
 export class AdminRole implements Role {
@@ -100,7 +105,9 @@ export class AdminRole implements Role {
     let localIssuer: LocalIssuer | undefined;
     await Promise.all([this.flows.start(), this.audit.start()]);
     const { config } = this.ctx;
-    if (!this.options.activity && !this.options.review) this.owned = await this.startActivity();
+    if (!this.options.activity && !this.options.review && this.options.ownActivityStore !== false) {
+      this.owned = await this.startActivity();
+    }
     const activity = this.options.activity ?? this.owned?.store;
     const owned = this.owned;
     const review: ReviewActions | undefined =

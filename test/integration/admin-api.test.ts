@@ -57,7 +57,7 @@ beforeAll(async () => {
   receiver = await startReceiver([{ status: 200, body: '{"ok":true}' }]);
   [h, bare] = await Promise.all([
     startAdmin(issuer.issuer, { activity, review }),
-    startAdmin(issuer.issuer),
+    startAdmin(issuer.issuer, { ownActivityStore: false }),
   ]);
   for (const p of ['manager', 'analyst']) tokens[p] = await issuer.token(p);
 });

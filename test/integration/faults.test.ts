@@ -77,6 +77,8 @@ function startReplica(name: string): CliProcess {
       FLOWHOOK_EVENT_TOPICS: EVENTS,
       FLOWHOOK_HTTP_PORT: '0',
       FLOWHOOK_HTTP_HOST: '127.0.0.1',
+      FLOWHOOK_ADMIN_PORT: '0',
+      FLOWHOOK_ADMIN_STATE_DIR: join(root, `admin-${name}`),
       FLOWHOOK_INSTANCE_ID: name,
       FLOWHOOK_STATE_DIR: join(root, 'state'),
       KAFKA_SESSION_TIMEOUT: '6s',

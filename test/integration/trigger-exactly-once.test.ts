@@ -99,12 +99,14 @@ it('emits exactly one job per event, flow and action across repeated SIGKILLs', 
   expect(total).toBeLessThan(expected); // at least one kill landed mid-stream
 
   child = spawnCli(['run', '--roles', 'trigger'], env);
+  // Running (signal handlers in place) before it is asked to stop.
+  await child.waitForOutput(/running roles/);
   await waitFor(() => seen.size === expected, {
     timeoutMs: 90_000,
     what: `${expected} distinct jobs`,
   });
   child.child.kill('SIGTERM');
-  expect((await child.exited).code).toBe(0);
+  expect(await child.exited).toEqual({ code: 0, signal: null });
   expect(kills).toBe(WAVES);
 
   // The whole committed topic, read to the end offsets it has now that every writer stopped.

@@ -2,6 +2,8 @@
 // topic prefix (so its topics and consumer groups are its own), plus job and topic helpers.
 
 import { randomBytes, randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Kafka, Message } from 'kafkajs';
 import { buildConfig, type FlowhookConfig } from '../../src/config/load';
 import type { RoleName } from '../../src/config/settings';
@@ -39,6 +41,7 @@ export function testSettings(
     FLOWHOOK_HTTP_PORT: '0',
     FLOWHOOK_HTTP_HOST: '127.0.0.1',
     FLOWHOOK_INSTANCE_ID: uniqueName('instance'),
+    FLOWHOOK_STATE_DIR: join(tmpdir(), 'flowhook-test-state'),
     FLOWHOOK_ROLES: 'delivery,delay',
     FLOWHOOK_ALLOW_HTTP: 'true',
     FLOWHOOK_DESTINATION_ALLOWLIST: '127.0.0.1/32,127.0.0.2/32',
