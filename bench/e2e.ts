@@ -239,6 +239,10 @@ async function main(): Promise<void> {
         FLOWHOOK_SIGNING_SECRET: `whsec_${randomBytes(24).toString('base64')}`,
         FLOWHOOK_STATE_DIR: stateDir,
         LOG_LEVEL: 'warn',
+        // Passed through for experiments (default: the service's own).
+        ...(process.env.FLOWHOOK_COMMIT_INTERVAL
+          ? { FLOWHOOK_COMMIT_INTERVAL: process.env.FLOWHOOK_COMMIT_INTERVAL }
+          : {}),
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
