@@ -2,6 +2,7 @@ import type { Consumer, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger';
 import type { FlowhookMetrics } from '../observability/metrics';
 import { isFatalKafkaError } from './errors';
+import { supervisedConsumer } from './supervised-consumer';
 
 /** Messages a handler wants produced as the outcome of the batch it was given. */
 export class Outbox {
@@ -155,52 +156,31 @@ export class BatchConsumer {
   }
 
   private createConsumer(): Consumer {
-    const { options, deps } = this;
-    const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
-    const consumer = deps.kafka.consumer({
-      groupId: options.groupId,
-      sessionTimeout,
-      heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
-      maxWaitTimeInMs: options.maxWaitTimeMs ?? 100,
-      maxBytesPerPartition: options.maxBytesPerPartition,
-      // read_committed: never see the jobs of an aborted transaction.
-      readUncommitted: false,
-      allowAutoTopicCreation: false,
-      retry: {
-        retries: 8,
-        initialRetryTime: 300,
-        maxRetryTime: 5000,
-        restartOnFailure: async (err) => !isFatalKafkaError(err) && !this.closing,
+    const consumer: Consumer = supervisedConsumer({
+      ...this.deps,
+      logger: this.logger,
+      groupId: this.options.groupId,
+      sessionTimeoutMs: this.options.sessionTimeoutMs,
+      maxWaitTimeMs: this.options.maxWaitTimeMs,
+      maxBytesPerPartition: this.options.maxBytesPerPartition,
+      isClosing: () => this.closing !== undefined,
+      onJoin: (assignment) => {
+        this.joined = true;
+        this.restarts = 0;
+        // Offsets of the previous generation are the coordinator's business now.
+        this.pending.clear();
+        this.logger.info({ assignment }, 'joined consumer group');
       },
-    });
-    const { GROUP_JOIN, CRASH, END_BATCH_PROCESS } = consumer.events;
-    consumer.on(GROUP_JOIN, (e) => {
-      this.joined = true;
-      this.restarts = 0;
-      // Offsets of the previous generation are the coordinator's business now.
-      this.pending.clear();
-      this.logger.info({ assignment: e.payload.memberAssignment }, 'joined consumer group');
-    });
-    consumer.on(CRASH, (e) => {
-      if (consumer !== this.consumer) return;
-      this.joined = false;
-      deps.metrics.kafkaErrors.inc({ kind: 'crash' });
-      const err = e.payload.error;
-      if (e.payload.restart) {
-        this.logger.warn({ err }, 'consumer error; kafkajs restarts it');
-      } else if (isFatalKafkaError(err)) {
+      onFatal: (err) => {
+        if (consumer !== this.consumer) return;
+        this.joined = false;
         this.fatal = err;
-        this.logger.error({ err }, 'consumer stopped: a restart cannot fix this');
-      } else if (!this.closing) {
+      },
+      onGaveUp: (err) => {
+        if (consumer !== this.consumer) return;
+        this.joined = false;
         void this.replaceConsumer(err);
-      }
-    });
-    consumer.on(END_BATCH_PROCESS, (e) => {
-      const { topic, partition, offsetLag } = e.payload;
-      deps.metrics.consumerLag.set(
-        { group: options.groupId, topic, partition: String(partition) },
-        Number(offsetLag),
-      );
+      },
     });
     return consumer;
   }

@@ -25,6 +25,7 @@ import type { Consumer, IHeaders, Kafka, KafkaMessage, Message, Producer } from 
 import type { Logger } from '../observability/logger';
 import type { FlowhookMetrics } from '../observability/metrics';
 import { coPartitionedAssigner } from './assigner';
+import { supervisedConsumer } from './supervised-consumer';
 import { isFatalKafkaError } from './errors';
 import { Outbox } from './batch-consumer';
 import { CompactedTopicReader } from './compacted-reader';
@@ -187,55 +188,29 @@ export class StreamProcessor {
   }
 
   private createConsumer(): Consumer {
-    const { options, deps } = this;
-    const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
-    const consumer = deps.kafka.consumer({
-      groupId: options.groupId,
-      sessionTimeout,
-      heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
-      maxWaitTimeInMs: options.maxWaitTimeMs ?? 100,
-      maxBytesPerPartition: options.maxBytesPerPartition,
-      readUncommitted: false,
-      allowAutoTopicCreation: false,
+    const consumer: Consumer = supervisedConsumer({
+      ...this.deps,
+      logger: this.logger,
+      groupId: this.options.groupId,
+      sessionTimeoutMs: this.options.sessionTimeoutMs,
+      maxWaitTimeMs: this.options.maxWaitTimeMs,
+      maxBytesPerPartition: this.options.maxBytesPerPartition,
       partitionAssigners: [coPartitionedAssigner],
-      retry: {
-        retries: 8,
-        initialRetryTime: 300,
-        maxRetryTime: 5000,
-        restartOnFailure: async (err) => {
-          if (isFatalKafkaError(err)) {
-            this.fatal = err;
-            return false;
-          }
-          return !this.closing;
-        },
+      isClosing: () => this.closing !== undefined,
+      onJoin: (assignment) => {
+        this.restarts = 0;
+        this.onAssignment(assignment);
       },
-    });
-    const { GROUP_JOIN, CRASH, END_BATCH_PROCESS } = consumer.events;
-    consumer.on(GROUP_JOIN, (e) => {
-      this.restarts = 0;
-      this.onAssignment(e.payload.memberAssignment);
-    });
-    consumer.on(CRASH, (e) => {
-      if (consumer !== this.consumer) return;
-      this.joined = false;
-      deps.metrics.kafkaErrors.inc({ kind: 'crash' });
-      const err = e.payload.error;
-      if (e.payload.restart) {
-        this.logger.warn({ err }, 'consumer error; kafkajs restarts it');
-      } else if (isFatalKafkaError(err)) {
+      onFatal: (err) => {
+        if (consumer !== this.consumer) return;
+        this.joined = false;
         this.fatal ??= err;
-        this.logger.error({ err }, 'consumer stopped: a restart cannot fix this');
-      } else if (!this.closing) {
+      },
+      onGaveUp: (err) => {
+        if (consumer !== this.consumer) return;
+        this.joined = false;
         void this.replaceConsumer(err);
-      }
-    });
-    consumer.on(END_BATCH_PROCESS, (e) => {
-      const { topic, partition, offsetLag } = e.payload;
-      deps.metrics.consumerLag.set(
-        { group: options.groupId, topic, partition: String(partition) },
-        Number(offsetLag),
-      );
+      },
     });
     return consumer;
   }
