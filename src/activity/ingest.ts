@@ -60,6 +60,8 @@ export class ActivityIngest {
       groupId: this.groupId,
       readUncommitted: false,
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      // A crash racing stop() must not restart the consumer after it was stopped.
+      retry: { restartOnFailure: async () => this.stopping === undefined },
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, () => (this.joined = true));
     this.consumer.on(this.consumer.events.CRASH, (e) => {
@@ -71,6 +73,7 @@ export class ActivityIngest {
     this.started = true;
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.sources.keys()], fromBeginning: true });
+    if (this.stopping) return;
     await this.consumer.run({
       // PostgreSQL takes batches of several partitions at once; SQLite writes one at a time.
       partitionsConsumedConcurrently: this.options.store.kind === 'postgres' ? 3 : 1,

@@ -53,6 +53,9 @@ export class CompactedTopicReader {
       readUncommitted: false,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: 1000,
+      // kafkajs schedules the restart of a crashed consumer after its own disconnect: a crash
+      // that races stop() would otherwise bring the reader back after it was stopped.
+      retry: { restartOnFailure: async () => this.closing === undefined },
     });
     this.consumer.on(this.consumer.events.END_BATCH_PROCESS, (e) => {
       if (e.payload.topic === options.topic)
@@ -106,6 +109,8 @@ export class CompactedTopicReader {
 
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.options.topic, fromBeginning: true });
+    // stop() during the connect: running now would start fetching on a stopped reader.
+    if (this.closing) return;
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: true,

@@ -21,6 +21,7 @@
 // by kafkajs; every rejoin resets the retained tasks the same way. Only what a restart cannot
 // fix (authorisation, authentication) is reported as a failure.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, IHeaders, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger';
 import type { FlowhookMetrics } from '../observability/metrics';
@@ -170,6 +171,12 @@ export class StreamProcessor {
   private running = false;
   private fatal: Error | undefined;
   private closing: Promise<void> | undefined;
+  /** Aborted by stop(): backoff waits end early, so stop() never waits out a backoff. */
+  private readonly stopped = new AbortController();
+  /** Task initialisations (fence, restore, offsets) in flight; stop() waits for them. */
+  private readonly initialising = new Set<Promise<void>>();
+  /** Changelog readers of restores in flight; stop() stops them. */
+  private readonly restoreReaders = new Set<CompactedTopicReader>();
   /** Topic names last assigned to this member, per partition (patterns resolve to names). */
   private assignedTopics = new Map<number, string[]>();
 
@@ -223,7 +230,7 @@ export class StreamProcessor {
     this.restarts += 1;
     this.logger.warn({ err, retry_in_ms: backoff }, 'consumer stopped; starting a new one');
     await this.consumer.disconnect().catch(() => undefined);
-    await new Promise((r) => setTimeout(r, backoff));
+    await this.backoff(backoff);
     if (this.closing) return;
     this.consumer = this.createConsumer();
     await this.run().catch((e: unknown) => this.replaceConsumer(e as Error));
@@ -630,7 +637,10 @@ export class StreamProcessor {
       this.consumer.pause(
         fresh.flatMap((p) => (wanted.get(p) ?? []).map((topic) => ({ topic, partitions: [p] }))),
       );
-      void this.initTasks(fresh);
+      const init: Promise<void> = this.initTasks(fresh).finally(() =>
+        this.initialising.delete(init),
+      );
+      this.initialising.add(init);
     }
   }
 
@@ -655,6 +665,7 @@ export class StreamProcessor {
       try {
         await Promise.all(live.map((t) => this.producerFor(t)));
         await this.restore(live);
+        if (this.closing) break;
         const committed = await this.committedOffsets(live.map((t) => t.partition));
         for (const task of live) {
           if (task.state !== 'initializing' || this.tasks.get(task.partition) !== task) continue;
@@ -685,7 +696,7 @@ export class StreamProcessor {
           { err, partitions, retry_in_ms: backoff },
           'task initialisation failed; retrying',
         );
-        await new Promise((r) => setTimeout(r, backoff));
+        await this.backoff(backoff);
       }
     }
     this.deps.metrics.restoringPartitions.set(
@@ -770,6 +781,7 @@ export class StreamProcessor {
       },
       this.logger,
     );
+    this.restoreReaders.add(reader);
     try {
       await reader.start((record) => {
         if (record.key === null || !from.has(record.partition)) return;
@@ -780,6 +792,7 @@ export class StreamProcessor {
         if (p.changes.length >= 10_000) flush(record.partition);
       });
     } finally {
+      this.restoreReaders.delete(reader);
       await reader.stop();
     }
     for (const partition of pending.keys()) flush(partition);
@@ -799,10 +812,18 @@ export class StreamProcessor {
     });
   }
 
+  /** Waits `ms`, or less when stop() is called meanwhile. */
+  private backoff(ms: number): Promise<void> {
+    return sleep(ms, undefined, { signal: this.stopped.signal }).catch(() => undefined);
+  }
+
   /** Idempotent and ordered: stop fetching, commit what was processed, disconnect, close stores. */
   stop(): Promise<void> {
     this.closing ??= (async () => {
       this.running = false;
+      this.stopped.abort();
+      await Promise.all([...this.restoreReaders].map((r) => r.stop()));
+      await Promise.all(this.initialising);
       for (const paused of this.pausedUntil.values()) clearTimeout(paused.timer);
       this.pausedUntil.clear();
       this.options.onPausedChange?.(0);
