@@ -214,6 +214,7 @@ async function triggerRun(
     FLOWHOOK_TOPIC_PREFIX: prefix,
     FLOWHOOK_TOPIC_PARTITIONS: String(PARTITIONS),
     FLOWHOOK_EVENT_TOPICS: input,
+    FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
     FLOWHOOK_ROLES: 'trigger',
     FLOWHOOK_HTTP_PORT: '0',
     LOG_LEVEL: 'silent',

@@ -90,6 +90,11 @@ export interface FlowhookConfig {
     /** Klaviyo metric id → metric name (FLOWHOOK_METRIC_CATALOG); empty without the setting. */
     metricCatalog: MetricCatalog;
   };
+  profiles: {
+    enabled: boolean;
+    topics: string[];
+    historyRetentionMs: number;
+  };
   activity: {
     /** PostgreSQL; undefined = the embedded SQLite file `sqliteFile`. */
     databaseUrl: string | undefined;
@@ -457,6 +462,11 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
       templateMaxLoop: num('FLOWHOOK_TEMPLATE_MAX_LOOP'),
       allowLiteralCredentials: bool('FLOWHOOK_ALLOW_LITERAL_CREDENTIALS'),
       metricCatalog,
+    },
+    profiles: {
+      enabled: bool('FLOWHOOK_PROFILE_STORE'),
+      topics: values.get('FLOWHOOK_PROFILE_TOPICS') as string[],
+      historyRetentionMs: num('FLOWHOOK_PROFILE_HISTORY_RETENTION'),
     },
     activity: {
       databaseUrl: str('FLOWHOOK_ACTIVITY_DATABASE_URL'),

@@ -402,6 +402,28 @@ export const SETTINGS = [
     default: '5m',
     description: 'How often records older than the retention are deleted.',
   },
+  // ---- profiles ----
+  {
+    name: 'FLOWHOOK_PROFILE_STORE',
+    type: { kind: 'bool' },
+    default: 'true',
+    description:
+      'Keep the profile store (current profile, lists, segments, consent, metric history) for flows to read; false refuses flows whose conditions need it.',
+  },
+  {
+    name: 'FLOWHOOK_PROFILE_TOPICS',
+    type: { kind: 'list' },
+    default: 'profiles',
+    description:
+      'Profile-update topics (canonical profile updates or Klaviyo profile-import bodies), keyed by the profile key like the event topics.',
+  },
+  {
+    name: 'FLOWHOOK_PROFILE_HISTORY_RETENTION',
+    type: { kind: 'duration' },
+    default: '400d',
+    description:
+      "How long a profile's metric history is kept for time-bounded conditions (lifetime totals stay).",
+  },
 ] as const satisfies readonly SettingSpec[];
 
 export type SettingName = (typeof SETTINGS)[number]['name'];

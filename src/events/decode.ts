@@ -168,18 +168,32 @@ export async function decodeEvent(
   value: Buffer | null | undefined,
   options: DecodeOptions = {},
 ): Promise<DecodedEvent> {
+  const read = await readRecordValue(value, options, 'event');
+  const decoded = fromValue(read.value, options, read.schemaId !== undefined);
+  return read.schemaId === undefined ? decoded : { ...decoded, schemaId: read.schemaId };
+}
+
+/**
+ * The JSON value of a record (plain JSON, or framed by a Schema Registry and decoded through
+ * it), after the size limit. Throws EventDecodeError. Shared by events and profile updates.
+ */
+export async function readRecordValue(
+  value: Buffer | null | undefined,
+  options: DecodeOptions,
+  what: string,
+): Promise<{ value: unknown; schemaId?: number }> {
   if (value === null || value === undefined || value.length === 0) {
-    throw new EventDecodeError('empty', 'the event record has no value');
+    throw new EventDecodeError('empty', `the ${what} record has no value`);
   }
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_EVENT_BYTES;
   if (value.length > maxBytes) {
     throw new EventDecodeError(
       'too_large',
-      `the event record is ${value.length} bytes; the limit is ${maxBytes}`,
+      `the ${what} record is ${value.length} bytes; the limit is ${maxBytes}`,
     );
   }
-  if (value[0] === 0) return decodeFramed(value, options);
-  return decodeEventValue(parseJson(value), options);
+  if (value[0] === 0) return decodeFramed(value, options, what);
+  return { value: parseJson(value, what) };
 }
 
 /** Decodes an already-parsed value (one event in either JSON form). Throws EventDecodeError. */
@@ -194,7 +208,11 @@ export function isRegistryFramed(value: Buffer): boolean {
 
 // ---- framing ------------------------------------------------------------------------------------
 
-async function decodeFramed(buf: Buffer, options: DecodeOptions): Promise<DecodedEvent> {
+async function decodeFramed(
+  buf: Buffer,
+  options: DecodeOptions,
+  what: string,
+): Promise<{ value: unknown; schemaId: number }> {
   if (buf.length < 5) {
     throw new EventDecodeError(
       'unknown_format',
@@ -221,9 +239,9 @@ async function decodeFramed(buf: Buffer, options: DecodeOptions): Promise<Decode
       { cause: e, details: { schemaId } },
     );
   }
-  if (Buffer.isBuffer(decoded)) decoded = parseJson(decoded);
-  else if (typeof decoded === 'string') decoded = parseJson(Buffer.from(decoded, 'utf8'));
-  return { ...fromValue(decoded, options, true), schemaId };
+  if (Buffer.isBuffer(decoded)) decoded = parseJson(decoded, what);
+  else if (typeof decoded === 'string') decoded = parseJson(Buffer.from(decoded, 'utf8'), what);
+  return { value: decoded, schemaId };
 }
 
 const NETWORK_CODES = new Set([
@@ -267,7 +285,7 @@ export function isRetriableRegistryError(e: unknown): boolean {
 
 // ---- JSON ---------------------------------------------------------------------------------------
 
-function parseJson(buf: Buffer): unknown {
+function parseJson(buf: Buffer, what: string): unknown {
   let text = buf.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
@@ -275,7 +293,7 @@ function parseJson(buf: Buffer): unknown {
   } catch (e) {
     throw new EventDecodeError(
       'malformed_json',
-      `the event record is not valid JSON: ${(e as Error).message}`,
+      `the ${what} record is not valid JSON: ${(e as Error).message}`,
       {
         cause: e,
       },

@@ -43,11 +43,17 @@ import { createHash } from 'node:crypto';
 import { LOCATION_FIELDS, type Profile, PROFILE_STRING_FIELDS } from '../documents';
 import { profileKey } from '../profile-key';
 import { checkRegexSafety, type RegexSafetyOptions } from './regex-safety';
+import { seriesTotals, type ConsentChannel, type ConsentStatus } from '../profiles/record';
 import type {
   Condition,
+  ConditionContext,
   ConditionFilter,
   DateFilter,
+  MetricSeriesSpec,
   Predicate,
+  ProfileGroupMembershipCondition,
+  ProfileMarketingConsentCondition,
+  ProfileMetricCondition,
   PropertyFilter,
   RelativeUnit,
   StringFilter,
@@ -72,6 +78,12 @@ export interface CompileFilterOptions {
   /** The metric of the flow's metric trigger; null for list and segment flows. */
   triggerMetric: string | null;
   regex?: RegexSafetyOptions;
+  /** A metric id as a flow names it → the metric name events carry (the metric catalog). */
+  metricName?: (idOrName: string) => string;
+  /** false: conditions that read the profile store are refused (FLOWHOOK_PROFILE_STORE=false). */
+  profileStore?: boolean;
+  /** Receives the property-filtered metric histories the filter's conditions read. */
+  series?: MetricSeriesSpec[];
 }
 
 export interface CompiledFilterResult {
@@ -135,6 +147,13 @@ const LOCATION_LABEL: Record<FilterLocation, string> = {
   'multi-branch-split': 'a multi-branch split',
 };
 
+/** Condition types that read the profile store (src/profiles). */
+export const STORE_CONDITIONS: readonly string[] = [
+  'profile-metric',
+  'profile-group-membership',
+  'profile-marketing-consent',
+];
+
 const ALLOWED: Record<FilterLocation, ReadonlySet<string>> = {
   'trigger-filter': new Set(['metric-property']),
   'trigger-split': new Set(['metric-property']),
@@ -143,8 +162,14 @@ const ALLOWED: Record<FilterLocation, ReadonlySet<string>> = {
     'profile-region',
     'profile-sample',
     'profile-not-in-flow',
+    ...STORE_CONDITIONS,
   ]),
-  'conditional-split': new Set(['profile-property', 'profile-region', 'profile-sample']),
+  'conditional-split': new Set([
+    'profile-property',
+    'profile-region',
+    'profile-sample',
+    ...STORE_CONDITIONS,
+  ]),
   'multi-branch-split': new Set([
     'profile-property',
     'profile-region',
@@ -154,11 +179,6 @@ const ALLOWED: Record<FilterLocation, ReadonlySet<string>> = {
 };
 
 const REFUSED_REASON: Record<string, string> = {
-  'profile-group-membership':
-    'list and segment membership is not known to flowhook (an event carries a profile snapshot only); use a list or segment trigger, or a profile property',
-  'profile-metric': "needs the profile's event history, which flowhook does not keep",
-  'profile-marketing-consent':
-    "consent is not part of the event's profile snapshot; filter on a profile property instead",
   'profile-postal-code-distance':
     'needs a postal-code geography database, which flowhook does not have',
   'profile-predictive-analytics': 'needs predictive analytics, which flowhook does not compute',
@@ -186,6 +206,13 @@ function compileCondition(
     problems.push({
       path: `${path}.type`,
       message: `condition type '${type}' is not supported: ${refused}`,
+    });
+    return { predicate: null, problems };
+  }
+  if (STORE_CONDITIONS.includes(type) && options.profileStore === false) {
+    problems.push({
+      path: `${path}.type`,
+      message: `condition type '${type}' reads the profile store, which is off (FLOWHOOK_PROFILE_STORE=false)`,
     });
     return { predicate: null, problems };
   }
@@ -271,10 +298,215 @@ function compileCondition(
       });
       return { predicate: null, problems };
     }
+    case 'profile-metric':
+      return compileProfileMetric(condition, path, options);
+    case 'profile-group-membership':
+      return compileGroupMembership(condition, path);
+    case 'profile-marketing-consent':
+      return compileConsent(condition, path);
     default:
       problems.push({ path: `${path}.type`, message: `condition type '${type}' is not supported` });
       return { predicate: null, problems };
   }
+}
+
+// ---- conditions on the profile store ----------------------------------------------------------
+
+/** [from, to] in epoch ms for a metric timeframe at evaluation time. */
+type TimeRange = (ctx: ConditionContext) => [number, number];
+
+function compileTimeframe(
+  tf: DateFilter,
+  path: string,
+  problems: ValidationProblem[],
+): TimeRange | null {
+  const unit = (f: { unit: RelativeUnit }) => UNIT_MS[f.unit];
+  switch (tf.operator) {
+    case 'alltime':
+      return () => [-Infinity, Infinity];
+    case 'flow-start':
+      return (ctx) => [(ctx.flowStartAt ?? ctx.now).getTime(), Infinity];
+    case 'in-the-last': {
+      const span = tf.quantity * unit(tf);
+      return (ctx) => [ctx.now.getTime() - span, ctx.now.getTime()];
+    }
+    case 'at-least': {
+      const span = tf.quantity * unit(tf);
+      return (ctx) => [-Infinity, ctx.now.getTime() - span];
+    }
+    case 'between': {
+      const near = Math.min(tf.start, tf.end) * unit(tf);
+      const far = Math.max(tf.start, tf.end) * unit(tf);
+      return (ctx) => [ctx.now.getTime() - far, ctx.now.getTime() - near];
+    }
+    case 'before':
+    case 'after': {
+      const at = Date.parse(tf.date);
+      if (Number.isNaN(at)) break;
+      return tf.operator === 'before' ? () => [-Infinity, at - 1] : () => [at + 1, Infinity];
+    }
+    case 'between-static': {
+      const a = Date.parse(tf.start);
+      const b = Date.parse(tf.end);
+      if (Number.isNaN(a) || Number.isNaN(b)) break;
+      return () => [Math.min(a, b), Math.max(a, b)];
+    }
+    default:
+      problems.push({
+        path: `${path}.operator`,
+        message: `timeframe '${tf.operator}' is not supported here (use alltime, flow-start, in-the-last, at-least, between, before, after or between-static)`,
+      });
+      return null;
+  }
+  problems.push({ path, message: 'the timeframe needs ISO-8601 date-times' });
+  return null;
+}
+
+function compileProfileMetric(
+  condition: ProfileMetricCondition,
+  path: string,
+  options: CompileFilterOptions,
+): CompiledFilterResult {
+  const problems: ValidationProblem[] = [];
+  const metric = options.metricName ? options.metricName(condition.metric_id) : condition.metric_id;
+  if (condition.measurement !== 'count' && condition.measurement !== 'sum') {
+    problems.push({
+      path: `${path}.measurement`,
+      message: `must be 'count' or 'sum' (got '${String(condition.measurement)}')`,
+    });
+  }
+  const measure = compilePropertyFilter(
+    condition.measurement_filter,
+    `${path}.measurement_filter`,
+    options.regex,
+  );
+  problems.push(...measure.problems);
+  if (condition.measurement_filter?.type !== 'numeric') {
+    problems.push({ path: `${path}.measurement_filter.type`, message: "must be 'numeric'" });
+  }
+  const range = compileTimeframe(condition.timeframe_filter, `${path}.timeframe_filter`, problems);
+  let key = metric;
+  const filters = condition.metric_filters ?? [];
+  if (filters.length > 0) {
+    const tests: { property: string; test: ValueTest }[] = [];
+    filters.forEach((f, i) => {
+      if (f.filter === null || f.filter === undefined) {
+        tests.push({ property: f.property, test: (v) => v !== undefined && v !== null });
+        return;
+      }
+      const t = compilePropertyFilter(
+        f.filter,
+        `${path}.metric_filters[${i}].filter`,
+        options.regex,
+      );
+      problems.push(...t.problems);
+      tests.push({ property: f.property, test: t.test });
+    });
+    const digest = createHash('sha256').update(JSON.stringify(filters)).digest('hex');
+    key = `${metric}|${digest.slice(0, 16)}`;
+    const epoch = new Date(0);
+    options.series?.push({
+      key,
+      metric,
+      matches: (props) => tests.every((t) => t.test(props[t.property], epoch)),
+    });
+  }
+  if (problems.length > 0 || range === null) return { predicate: null, problems };
+  const sum = condition.measurement === 'sum';
+  const test = measure.test;
+  return {
+    predicate: (ctx) => {
+      const [from, to] = range(ctx);
+      const totals = seriesTotals(ctx.stored?.metrics[key], from, to);
+      return test(sum ? totals.sum : totals.count, ctx.now);
+    },
+    problems,
+  };
+}
+
+function compileGroupMembership(
+  condition: ProfileGroupMembershipCondition,
+  path: string,
+): CompiledFilterResult {
+  const problems: ValidationProblem[] = [];
+  const ids = condition.group_ids;
+  if (ids.length === 0)
+    problems.push({ path: `${path}.group_ids`, message: 'needs at least one list or segment id' });
+  const joinedAt = (ctx: ConditionContext, id: string): number | undefined =>
+    ctx.stored?.lists[id] ?? ctx.stored?.segments[id];
+  let when: ValueTest | null = null;
+  if (condition.timeframe_filter) {
+    if (!condition.is_member) {
+      problems.push({
+        path: `${path}.timeframe_filter`,
+        message: 'a timeframe only applies to is_member: true',
+      });
+    } else {
+      const t = compilePropertyFilter(
+        condition.timeframe_filter,
+        `${path}.timeframe_filter`,
+        undefined,
+      );
+      problems.push(...t.problems);
+      when = t.test;
+    }
+  }
+  if (problems.length > 0) return { predicate: null, problems };
+  if (!condition.is_member)
+    return { predicate: (ctx) => ids.every((id) => joinedAt(ctx, id) === undefined), problems };
+  const inRange = when;
+  return {
+    predicate: (ctx) =>
+      ids.some((id) => {
+        const at = joinedAt(ctx, id);
+        return at !== undefined && (inRange === null || inRange(at, ctx.now));
+      }),
+    problems,
+  };
+}
+
+function compileConsent(
+  condition: ProfileMarketingConsentCondition,
+  path: string,
+): CompiledFilterResult {
+  const problems: ValidationProblem[] = [];
+  const { channel, can_receive_marketing: can, consent_status: status } = condition.consent;
+  if (channel !== 'email' && channel !== 'sms') {
+    problems.push({
+      path: `${path}.consent.channel`,
+      message: `consent for '${channel}' is not kept (email and sms are)`,
+    });
+  }
+  if ((status.filters ?? []).length > 0) {
+    problems.push({
+      path: `${path}.consent.consent_status.filters`,
+      message:
+        'consent filters (method, source, date, double opt-in, suppressions) are not kept; only the consent status is',
+    });
+  }
+  // What each (can receive, subscription) pair means for the stored status; a profile the
+  // store knows nothing about has never subscribed.
+  const wanted: Record<string, (s: ConsentStatus) => boolean> = {
+    'true:any': (s) => s === 'subscribed',
+    'true:subscribed': (s) => s === 'subscribed',
+    'true:never_subscribed': (s) => s === 'never_subscribed',
+    'false:any': (s) => s !== 'subscribed',
+    'false:unsubscribed': (s) => s === 'unsubscribed',
+    'false:never_subscribed': (s) => s === 'never_subscribed',
+  };
+  const match = wanted[`${String(can)}:${status.subscription}`];
+  if (match === undefined) {
+    problems.push({
+      path: `${path}.consent.consent_status.subscription`,
+      message: `'${status.subscription}' with can_receive_marketing ${String(can)} is not supported`,
+    });
+  }
+  if (problems.length > 0 || match === undefined) return { predicate: null, problems };
+  const ch = channel as ConsentChannel;
+  return {
+    predicate: (ctx) => match(ctx.stored?.consent[ch]?.status ?? 'never_subscribed'),
+    problems,
+  };
 }
 
 // ---- property filters -------------------------------------------------------------------------

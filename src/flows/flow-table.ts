@@ -16,6 +16,7 @@ import { listIdOf, segmentIdOf } from './trigger-match';
 import {
   FLOW_STATUSES,
   type CompiledFlow,
+  type MetricSeriesSpec,
   type FlowStatus,
   type ValidationProblem,
   type ValidateOptions,
@@ -49,6 +50,7 @@ export interface FlowTableOptions extends ValidateOptions {
 }
 
 const EMPTY: readonly CompiledFlow[] = Object.freeze([]);
+const NO_SERIES: readonly MetricSeriesSpec[] = Object.freeze([]);
 
 function hasWebhook(flow: CompiledFlow): boolean {
   for (const action of flow.actions.values()) if (action.kind === 'webhook') return true;
@@ -84,6 +86,12 @@ export class FlowTable {
   private readonly byMetric = new Index();
   private readonly byList = new Index();
   private readonly bySegment = new Index();
+  /** metric → series key → the spec and the ids of the flows reading it. */
+  private readonly series = new Map<
+    string,
+    Map<string, { spec: MetricSeriesSpec; flows: Set<string> }>
+  >();
+  private readonly seriesLists = new Map<string, readonly MetricSeriesSpec[]>();
   private readonly validate: (doc: unknown) => ValidationResult;
   private readonly signatures: FlowSignaturePolicy | undefined;
 
@@ -161,6 +169,11 @@ export class FlowTable {
     return [...byMetric, ...byList, ...bySegment];
   }
 
+  /** The property-filtered metric histories loaded flows read, for events of `metric`. */
+  seriesFor(metric: string): readonly MetricSeriesSpec[] {
+    return this.seriesLists.get(metric) ?? NO_SERIES;
+  }
+
   /** The current valid version of a flow. */
   get(id: string): CompiledFlow | undefined {
     return this.flows.get(id);
@@ -188,6 +201,17 @@ export class FlowTable {
   }
 
   private index(flow: CompiledFlow): void {
+    for (const spec of flow.metricSeries) {
+      let byKey = this.series.get(spec.metric);
+      if (!byKey) this.series.set(spec.metric, (byKey = new Map()));
+      const entry = byKey.get(spec.key) ?? { spec, flows: new Set<string>() };
+      entry.flows.add(flow.id);
+      byKey.set(spec.key, entry);
+      this.seriesLists.set(
+        spec.metric,
+        [...byKey.values()].map((e) => e.spec),
+      );
+    }
     if (flow.status !== 'live' && flow.status !== 'manual') return;
     const t = flow.trigger;
     if (t.type === 'metric') this.byMetric.add(t.metric, flow);
@@ -196,6 +220,21 @@ export class FlowTable {
   }
 
   private unindex(flow: CompiledFlow): void {
+    for (const spec of flow.metricSeries) {
+      const byKey = this.series.get(spec.metric);
+      const entry = byKey?.get(spec.key);
+      if (!byKey || !entry) continue;
+      entry.flows.delete(flow.id);
+      if (entry.flows.size === 0) byKey.delete(spec.key);
+      if (byKey.size === 0) {
+        this.series.delete(spec.metric);
+        this.seriesLists.delete(spec.metric);
+      } else
+        this.seriesLists.set(
+          spec.metric,
+          [...byKey.values()].map((e) => e.spec),
+        );
+    }
     const t = flow.trigger;
     if (t.type === 'metric') this.byMetric.remove(t.metric, flow.id);
     else if (t.type === 'list') this.byList.remove(t.listId, flow.id);

@@ -1,43 +1,29 @@
 // Which events a trigger listens to. Metric triggers match the event's metric name exactly.
-// List and segment membership arrive as events too (flowhook has no profile store):
+// List and segment membership arrive as events (src/profiles/membership.ts):
 //   - list triggers match "Subscribed to List" / "Added to List" events whose properties carry
 //     the list id as `list_id` (or `$list_id`);
 //   - segment triggers match "Entered Segment" / "Added to Segment" events whose properties carry
 //     the segment id as `segment_id` (or `$segment_id`).
-// Producers of membership changes (a CRM sync, a segment engine) publish those events.
+// Profile updates that add a profile to a list or segment become such events too; whether the
+// profile *newly* joined is the profile store's to say (decideEntry's `newMembership`).
 
 import type { FlowhookEvent } from '../documents';
+import {
+  enteredSegmentId,
+  joinedListId,
+  LIST_JOIN_METRICS,
+  SEGMENT_JOIN_METRICS,
+} from '../profiles/membership';
 import type { CompiledTrigger } from './types';
 
-export const LIST_MEMBERSHIP_METRICS: readonly string[] = ['Subscribed to List', 'Added to List'];
-export const SEGMENT_MEMBERSHIP_METRICS: readonly string[] = [
-  'Entered Segment',
-  'Added to Segment',
-];
-
-const LIST_METRICS = new Set(LIST_MEMBERSHIP_METRICS);
-const SEGMENT_METRICS = new Set(SEGMENT_MEMBERSHIP_METRICS);
-
-function idProperty(event: FlowhookEvent, names: readonly string[]): string | null {
-  for (const n of names) {
-    const v = event.properties[n];
-    if (typeof v === 'string' && v !== '') return v;
-    if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  }
-  return null;
-}
+export const LIST_MEMBERSHIP_METRICS = LIST_JOIN_METRICS;
+export const SEGMENT_MEMBERSHIP_METRICS = SEGMENT_JOIN_METRICS;
 
 /** The list id a list-membership event is about, or null. */
-export function listIdOf(event: FlowhookEvent): string | null {
-  return LIST_METRICS.has(event.metric) ? idProperty(event, ['list_id', '$list_id']) : null;
-}
+export const listIdOf = joinedListId;
 
 /** The segment id a segment-membership event is about, or null. */
-export function segmentIdOf(event: FlowhookEvent): string | null {
-  return SEGMENT_METRICS.has(event.metric)
-    ? idProperty(event, ['segment_id', '$segment_id'])
-    : null;
-}
+export const segmentIdOf = enteredSegmentId;
 
 /** Whether the event is one this trigger listens to (trigger filters aside). */
 export function triggerMatches(trigger: CompiledTrigger, event: FlowhookEvent): boolean {

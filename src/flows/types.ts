@@ -5,6 +5,7 @@
 // document types are read-only views of what validation has checked, not closed records.
 
 import type { FlowhookEvent, JsonObject, Profile } from '../documents';
+import type { ProfileRecord } from '../profiles/record';
 import type { CompiledTemplate, TemplateLimits } from '../template';
 
 // ---- the document ---------------------------------------------------------------------------
@@ -98,15 +99,32 @@ export interface ProfileSampleCondition {
 export interface ProfileGroupMembershipCondition {
   type: 'profile-group-membership';
   is_member: boolean;
+  /** List or segment ids (one namespace, as in Klaviyo). */
   group_ids: string[];
+  /** is_member true only: when the profile joined. */
+  timeframe_filter?: DateFilter | null;
+}
+export interface ProfileMetricCondition {
+  type: 'profile-metric';
+  metric_id: string;
+  measurement: 'count' | 'sum';
+  measurement_filter: NumericFilter;
+  timeframe_filter: DateFilter;
+  metric_filters?: { property: string; filter?: PropertyFilter | null }[] | null;
+}
+export interface ProfileMarketingConsentCondition {
+  type: 'profile-marketing-consent';
+  consent: {
+    channel: 'email' | 'sms' | 'push';
+    can_receive_marketing: boolean;
+    consent_status: { subscription: string; filters?: unknown[] | null };
+  };
 }
 /** Condition types flowhook refuses because it has no data to evaluate them. */
 export interface OtherCondition {
   type:
     | 'profile-postal-code-distance'
     | 'profile-predictive-analytics'
-    | 'profile-marketing-consent'
-    | 'profile-metric'
     | 'profile-has-custom-object'
     | 'profile-permissions'
     | 'profile-not-sent-email'
@@ -125,6 +143,8 @@ export type Condition =
   | ProfileNotInFlowCondition
   | ProfileSampleCondition
   | ProfileGroupMembershipCondition
+  | ProfileMetricCondition
+  | ProfileMarketingConsentCondition
   | OtherCondition;
 
 export type StringOperator =
@@ -401,6 +421,11 @@ export interface ValidateOptions {
   metricCatalog?: Readonly<Record<string, string>>;
   /** Limits every compiled template renders under; unset ones keep the template defaults. */
   templateLimits?: Partial<TemplateLimits>;
+  /**
+   * false (FLOWHOOK_PROFILE_STORE=false): conditions that need the profile store (history,
+   * membership, consent) are refused. Default true.
+   */
+  profileStore?: boolean;
 }
 
 export type ValidationResult =
@@ -418,6 +443,20 @@ export interface ConditionContext {
   flowId: string;
   /** When the profile last entered this flow before the current entry (profile-not-in-flow). */
   previousEntryAt: Date | null;
+  /** What the profile store holds for this profile (null: nothing yet, or the store is off). */
+  stored?: ProfileRecord | null;
+  /** When the current entry into this flow happened (`flow-start` timeframes); default now. */
+  flowStartAt?: Date | null;
+}
+
+/**
+ * A metric history a flow asks for with property filters (`profile-metric` with
+ * metric_filters): the profile store counts the events of `metric` that `matches` under `key`.
+ */
+export interface MetricSeriesSpec {
+  key: string;
+  metric: string;
+  matches(properties: JsonObject): boolean;
 }
 export type Predicate = (ctx: ConditionContext) => boolean;
 
@@ -484,6 +523,10 @@ export interface CompiledFlow {
   readonly entryActionId: string;
   readonly actions: ReadonlyMap<string, CompiledAction>;
   readonly warnings: readonly ValidationProblem[];
+  /** Property-filtered metric histories the flow's conditions read (see MetricSeriesSpec). */
+  readonly metricSeries: readonly MetricSeriesSpec[];
+  /** Whether a condition reads the profile store (history, membership or consent). */
+  readonly readsProfileStore: boolean;
 }
 
 /** Event properties as a template sees them (`event`). */

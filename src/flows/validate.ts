@@ -34,7 +34,7 @@ import {
   type TemplateKind,
   type TemplateLimits,
 } from '../template';
-import { compileConditionFilter, type FilterLocation } from './conditions';
+import { compileConditionFilter, STORE_CONDITIONS, type FilterLocation } from './conditions';
 import { formatAjvErrors, pathJoin } from '../json-path';
 import { classifyAddress, parseAddress } from '../net/ip-address';
 import { headerRefusal } from '../webhook-headers';
@@ -49,6 +49,7 @@ import {
   type ConditionFilter,
   type FlowAction,
   type FlowDocument,
+  type MetricSeriesSpec,
   type PassThroughActionType,
   type Predicate,
   type ReentryCriteria,
@@ -319,6 +320,7 @@ export function validateOptions(config: FlowhookConfig): ValidateOptions {
     allowHttp: config.delivery.allowHttp,
     allowLiteralCredentials: config.trigger.allowLiteralCredentials,
     metricCatalog: config.trigger.metricCatalog,
+    profileStore: config.profiles.enabled,
     templateLimits: {
       timeoutMs: config.trigger.templateTimeoutMs,
       maxLoopIterations: config.trigger.templateMaxLoop,
@@ -379,13 +381,27 @@ export function validateFlow(doc: unknown, options: ValidateOptions): Validation
         });
     }
   }
+  const metricSeries: MetricSeriesSpec[] = [];
+  let readsProfileStore = false;
   const filter = (
     f: ConditionFilter | null | undefined,
     location: FilterLocation,
     path: string,
   ): Predicate | null => {
-    const r = compileConditionFilter(f, { location, path, triggerMetric });
+    const r = compileConditionFilter(f, {
+      location,
+      path,
+      triggerMetric,
+      metricName: (id) => metricName(id, options),
+      profileStore: options.profileStore,
+      series: metricSeries,
+    });
     problems.push(...r.problems);
+    if (
+      r.predicate !== null &&
+      f?.condition_groups.some((g) => g.conditions.some((c) => STORE_CONDITIONS.includes(c.type)))
+    )
+      readsProfileStore = true;
     return r.predicate;
   };
   if (t !== undefined && t.type === 'metric') {
@@ -526,6 +542,8 @@ export function validateFlow(doc: unknown, options: ValidateOptions): Validation
     entryActionId: def.entry_action_id as string,
     actions: compiled,
     warnings,
+    metricSeries,
+    readsProfileStore,
   };
   return { ok: true, flow: compiledFlow, warnings };
 }

@@ -22,6 +22,8 @@ export interface TopicNames {
   state: string;
   /** Changelog of the trigger's durable timers (flow time delays). */
   timers: string;
+  /** Changelog of the profile store (key = profile key): src/profiles. */
+  profileStore: string;
   /** Flow walks whose time delay has elapsed, forwarded here by the delay role. */
   resume: string;
   /** Activity facts only the trigger knows (entered, skipped, held, waiting) and review decisions. */
@@ -43,6 +45,7 @@ export function topicNames(prefix: string): TopicNames {
     eventsDlq: `${prefix}events.dlq`,
     state: `${prefix}state`,
     timers: `${prefix}timers`,
+    profileStore: `${prefix}profile-store`,
     resume: `${prefix}resume`,
     activity: `${prefix}activity`,
     review: `${prefix}review`,
@@ -80,6 +83,7 @@ export function ownedTopics(names: TopicNames, layout: TopicLayout): ITopicConfi
     t(names.flows, COMPACTED, 1),
     t(names.state, COMPACTED),
     t(names.timers, COMPACTED),
+    t(names.profileStore, COMPACTED),
     t(names.jobs),
     t(names.resume),
     t(names.dlq, [{ name: 'retention.ms', value: String(30 * 86_400_000) }]),

@@ -195,6 +195,11 @@ export class FlowhookMetrics {
     help: 'Events read from the event topics (valid or not).',
     registers: [this.registry],
   });
+  readonly profileUpdates = new Counter({
+    name: 'flowhook_profile_updates_total',
+    help: 'Profile updates applied to the profile store (invalid ones count in flowhook_events_invalid_total).',
+    registers: [this.registry],
+  });
   readonly eventsInvalid = new Counter({
     name: 'flowhook_events_invalid_total',
     help: 'Events sent to the events DLQ, by reason (malformed_json, schema_invalid, render_error, …).',

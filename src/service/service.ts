@@ -101,10 +101,15 @@ export class FlowhookService {
     const { config, logger } = this.options;
     const layout = { partitions: config.topicPartitions, replication: config.topicReplication };
     const topics = ownedTopics(this.topics, layout);
-    // Named event topics that do not exist yet are created like the broker's auto-creation
-    // would (so a fresh local setup works), with as many partitions as flowhook.state.
-    if (config.roles.includes('trigger') && Array.isArray(config.eventTopics)) {
-      for (const topic of config.eventTopics) {
+    // Named event and profile topics that do not exist yet are created like the broker's
+    // auto-creation would (so a fresh local setup works), with as many partitions as
+    // flowhook.state.
+    if (config.roles.includes('trigger')) {
+      const named = [
+        ...(Array.isArray(config.eventTopics) ? config.eventTopics : []),
+        ...(config.profiles.enabled ? config.profiles.topics : []),
+      ];
+      for (const topic of named) {
         topics.push({
           topic,
           numPartitions: layout.partitions,

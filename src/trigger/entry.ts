@@ -7,6 +7,8 @@
 //   duplicate        an event id already seen for this profile and metric triggers once.
 //   flow_status      only `live` and `manual` flows take entries (draft never does).
 //   trigger          the event is not one the flow's trigger listens to.
+//   already_member   list / segment flows: the profile store says the profile already was in
+//                    that list or segment (flows fire only when a profile newly joins).
 //   trigger_filter   the metric trigger's filter (top-level event properties, checked only here).
 //   profile_filter   the flow's profile filter (checked here and before every action).
 //   reentry          reentry_criteria: {duration, unit hour|day|week} = no re-entry within that
@@ -23,7 +25,8 @@
 //   - Ids are recorded only for events that had at least one candidate flow: an event no flow
 //     listens to cannot trigger twice, and its profile's state need not be written at all.
 
-import type { FlowhookEvent } from '../documents';
+import type { FlowhookEvent, Profile } from '../documents';
+import type { ProfileRecord } from '../profiles/record';
 import { triggerMatches } from '../flows/trigger-match';
 import type { CompiledFlow, ConditionContext, ReentryCriteria } from '../flows/types';
 
@@ -56,9 +59,20 @@ export type EntryReason =
   | 'duplicate'
   | 'flow_status'
   | 'trigger'
+  | 'already_member'
   | 'trigger_filter'
   | 'profile_filter'
   | 'reentry';
+
+/** What the profile store adds to an entry decision (nothing when it is off). */
+export interface EntryContext {
+  /** The profile as the store has it now (default: the event's snapshot). */
+  profile?: Profile;
+  stored?: ProfileRecord | null;
+  /** A list / segment event: whether the profile newly joined (false: it already was in). */
+  newMembership?: boolean;
+  limits?: StateLimits;
+}
 
 export interface EntryDecision {
   enter: boolean;
@@ -154,6 +168,7 @@ export function decideEntry(
   flow: CompiledFlow,
   event: FlowhookEvent,
   now: Date,
+  entry: EntryContext = {},
 ): EntryDecision {
   const previousEntryAt = previousEntry(state, flow.id);
   const no = (reason: EntryReason): EntryDecision => ({ enter: false, reason, previousEntryAt });
@@ -161,12 +176,15 @@ export function decideEntry(
   if (isDuplicate(state, event)) return no('duplicate');
   if (flow.status !== 'live' && flow.status !== 'manual') return no('flow_status');
   if (!triggerMatches(flow.trigger, event)) return no('trigger');
+  if (flow.trigger.type !== 'metric' && entry.newMembership === false) return no('already_member');
   const ctx: ConditionContext = {
     event,
-    profile: event.profile,
+    profile: entry.profile ?? event.profile,
     now,
     flowId: flow.id,
     previousEntryAt,
+    stored: entry.stored ?? null,
+    flowStartAt: entryTime(event, now),
   };
   if (flow.trigger.type === 'metric' && flow.trigger.filter !== null && !flow.trigger.filter(ctx)) {
     return no('trigger_filter');
@@ -268,13 +286,14 @@ export function decideEntries(
   candidates: readonly CompiledFlow[],
   event: FlowhookEvent,
   now: Date,
-  limits: StateLimits = DEFAULT_STATE_LIMITS,
+  entry: EntryContext = {},
 ): EventEntries {
+  const limits = entry.limits ?? DEFAULT_STATE_LIMITS;
   const before = state ?? emptyState();
   const duplicate = isDuplicate(state, event);
   const decisions = candidates.map((flow) => ({
     flow,
-    decision: decideEntry(state, flow, event, now),
+    decision: decideEntry(state, flow, event, now, entry),
   }));
   const entered = decisions.filter((d) => d.decision.enter).map((d) => d.flow);
   if (candidates.length === 0 || event.backfill === true || duplicate) {

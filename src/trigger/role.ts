@@ -16,7 +16,25 @@ import type { Timer } from '../kafka/timers';
 import { roleGroupId, type Role, type RoleContext } from '../service/role';
 import type { OrganizationInfo } from '../template';
 import { walkActivityMessages } from './activity';
-import { decideEntries, decodeState, emptyState, encodeState, type ProfileState } from './entry';
+import { applyEvent, applyUpdate } from '../profiles/apply';
+import {
+  decodeProfileRecord,
+  DEFAULT_HISTORY_LIMITS,
+  emptyProfileRecord,
+  encodeProfileRecord,
+  type HistoryLimits,
+  type ProfileRecord,
+} from '../profiles/record';
+import { decodeProfileUpdate, type ProfileUpdate } from '../profiles/update';
+import {
+  decideEntries,
+  decodeState,
+  emptyState,
+  encodeState,
+  entryTime,
+  type EntryContext,
+  type ProfileState,
+} from './entry';
 import { walkFlow, type DelayResume, type WalkResult } from './walk';
 
 /** Value of a flowhook.resume record / payload of a delay timer: the walk to continue. */
@@ -27,6 +45,18 @@ export interface ResumeRecord {
 
 /** Entry refusals that are not worth a skip count: the event was simply not for that flow. */
 const UNCOUNTED_REASONS = new Set(['trigger', 'flow_status']);
+
+/** The profile store: the profile as it is now, lists, segments, consent, metric history. */
+export function profileStore(changelogTopic: string): StoreSpec<ProfileRecord> {
+  return {
+    name: 'profiles',
+    changelogTopic,
+    codec: {
+      encode: encodeProfileRecord,
+      decode: (bytes) => decodeProfileRecord(bytes) ?? emptyProfileRecord(),
+    },
+  };
+}
 
 /** The trigger's first state store: per-profile entry state (dedup, re-entry, entries). */
 export function entryStateStore(changelogTopic: string): StoreSpec<ProfileState> {
@@ -41,12 +71,18 @@ export function entryStateStore(changelogTopic: string): StoreSpec<ProfileState>
  * The trigger role: flow table from flowhook.flows (read to its end before any event), then
  * events → entry decisions → walks → jobs, exactly once, on the stream-processing kernel.
  *
- * Task p (partition p of every event topic and of flowhook.resume) owns partition p of two
- * stores: the per-profile entry state (changelog flowhook.state, key = profile key) and the
- * durable timers of flow time delays (changelog flowhook.timers). Jobs, event-DLQ records,
- * store changes, timers and consumed offsets commit in one transaction per task and commit
- * interval. Co-partitioning contract: events are keyed by the profile key, so all of one
- * profile's events reach one partition and its state lives in that partition's stores.
+ * Task p (partition p of every event topic, profile topic and of flowhook.resume) owns
+ * partition p of three stores: the per-profile entry state (changelog flowhook.state), the
+ * profile store (changelog flowhook.profile-store; off with FLOWHOOK_PROFILE_STORE=false), both
+ * keyed by the profile key, and the durable timers of flow time delays (flowhook.timers).
+ * Jobs, event-DLQ records, store changes, timers and consumed offsets commit in one transaction
+ * per task and commit interval.
+ *
+ * Co-partitioning contract: events and profile updates are keyed by the profile key
+ * (src/profile-key.ts), so all of one profile's records reach one partition and its state lives
+ * in that partition's stores. A record of a multi-partition topic keyed otherwise may sit on a
+ * partition that does not own its profile: it is dead-lettered (reason `wrong_key`), never
+ * processed against the wrong state.
  */
 export class TriggerRole implements Role {
   readonly name = 'trigger' as const;
@@ -56,6 +92,11 @@ export class TriggerRole implements Role {
   private readonly registry: SchemaRegistryDecoder | undefined;
   private readonly organization: OrganizationInfo;
   private readonly state: StoreSpec<ProfileState>;
+  private readonly profiles: StoreSpec<ProfileRecord> | undefined;
+  private readonly profileTopics: ReadonlySet<string>;
+  private readonly historyLimits: HistoryLimits;
+  /** Partition counts of input topics, for the record-key check. */
+  private readonly partitionCounts = new Map<string, number>();
   private flowsLoaded = false;
   private closing: Promise<void> | undefined;
 
@@ -72,13 +113,24 @@ export class TriggerRole implements Role {
       logger,
     );
     this.state = entryStateStore(topics.state);
+    this.profiles = config.profiles.enabled ? profileStore(topics.profileStore) : undefined;
+    this.profileTopics = new Set(config.profiles.enabled ? config.profiles.topics : []);
+    this.historyLimits = {
+      ...DEFAULT_HISTORY_LIMITS,
+      retentionMs: config.profiles.historyRetentionMs,
+    };
     const eventTopics = config.eventTopics;
+    const stores = [this.state, ...(this.profiles ? [this.profiles] : [])] as StoreSpec<unknown>[];
     this.processor = new StreamProcessor(
       {
         groupId,
         // flowhook.resume is read whatever the event topics are (names or a pattern).
-        topics: [...(Array.isArray(eventTopics) ? eventTopics : [eventTopics]), topics.resume],
-        stores: [this.state as StoreSpec<unknown>],
+        topics: [
+          ...(Array.isArray(eventTopics) ? eventTopics : [eventTopics]),
+          ...this.profileTopics,
+          topics.resume,
+        ],
+        stores,
         timersChangelogTopic: topics.timers,
         stateDir: `${config.stateDir}/${config.instanceId}`,
         commitIntervalMs: config.commitIntervalMs,
@@ -157,16 +209,21 @@ export class TriggerRole implements Role {
       const eventTopics = Array.isArray(config.eventTopics)
         ? config.eventTopics.filter((t) => listed.includes(t))
         : listed.filter((t) => (config.eventTopics as RegExp).test(t));
-      const meta = await admin.fetchTopicMetadata({
-        topics: [topics.state, topics.timers, ...eventTopics],
-      });
+      const inputs = [...eventTopics, ...[...this.profileTopics].filter((t) => listed.includes(t))];
+      const changelogs = [
+        topics.state,
+        topics.timers,
+        ...(this.profiles ? [topics.profileStore] : []),
+      ];
+      const meta = await admin.fetchTopicMetadata({ topics: [...changelogs, ...inputs] });
       const count = (t: string) => meta.topics.find((m) => m.name === t)?.partitions.length ?? 0;
-      const statePartitions = Math.min(count(topics.state), count(topics.timers));
-      const tooWide = eventTopics.filter((t) => count(t) > statePartitions);
+      for (const t of inputs) this.partitionCounts.set(t, count(t));
+      const statePartitions = Math.min(...changelogs.map(count));
+      const tooWide = inputs.filter((t) => count(t) > statePartitions);
       if (tooWide.length > 0) {
         throw new Error(
-          `event topics ${tooWide.join(', ')} have more partitions than ${topics.state} and ${topics.timers} (${statePartitions}); ` +
-            'give the changelog topics at least as many partitions as the widest event topic',
+          `input topics ${tooWide.join(', ')} have more partitions than ${changelogs.join(', ')} (${statePartitions}); ` +
+            'give the changelog topics at least as many partitions as the widest input topic',
         );
       }
     } finally {
@@ -177,6 +234,7 @@ export class TriggerRole implements Role {
   private async process(record: ProcessorRecord, context: ProcessorContext): Promise<void> {
     const started = process.hrtime.bigint();
     if (record.topic === this.ctx.topics.resume) this.resumeFromTopic(record, context);
+    else if (this.profileTopics.has(record.topic)) await this.processProfileUpdate(record, context);
     else await this.processEvent(record, context);
     this.ctx.metrics.eventDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
@@ -200,14 +258,133 @@ export class TriggerRole implements Role {
       this.deadLetter(context, record, reason, (err as Error).message);
       return;
     }
-    const candidates = this.table.candidates(event);
-    if (candidates.length === 0) return;
-
-    const now = new Date(context.now());
     // Decoding refuses events without a profile identifier, so the key is always there.
     const key = profileKey(event.profile) ?? '';
+    if (!(await this.ownsProfile(record, key, context))) return;
+    let entry: EntryContext = {};
+    if (this.profiles) {
+      const profiles = context.store(this.profiles);
+      const applied = applyEvent(
+        profiles.get(key) ?? null,
+        event,
+        this.table.seriesFor(event.metric),
+        this.historyLimits,
+        context.now(),
+      );
+      profiles.put(key, applied.record);
+      entry = {
+        profile: applied.record.profile,
+        stored: applied.record,
+        newMembership: applied.newMembership,
+      };
+    }
+    this.enterFlows(event, key, entry, context, record);
+  }
+
+  /**
+   * A profile update: fields, consent and membership change in the profile store; list and
+   * segment flows fire for each list or segment the profile newly joined (as an "Added to
+   * List" / "Added to Segment" event with an id derived from the update's).
+   */
+  private async processProfileUpdate(
+    record: ProcessorRecord,
+    context: ProcessorContext,
+  ): Promise<void> {
+    const profiles = this.profiles as StoreSpec<ProfileRecord>;
+    let update: ProfileUpdate;
+    try {
+      update = await decodeProfileUpdate(
+        record.value,
+        {
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          timestampMs: Number(record.timestamp),
+        },
+        { registry: this.registry },
+      );
+    } catch (err) {
+      if (err instanceof FlowhookError && err.retriable) throw err;
+      const reason = err instanceof EventDecodeError ? err.reason : 'undecodable';
+      this.deadLetter(context, record, `profile_${reason}`, (err as Error).message);
+      return;
+    }
+    const key = profileKey(update.profile) ?? '';
+    if (!(await this.ownsProfile(record, key, context))) return;
+    const store = context.store(profiles);
+    const applied = applyUpdate(store.get(key) ?? null, update);
+    store.put(key, applied.record);
+    this.ctx.metrics.profileUpdates.inc();
+    for (const joined of applied.joined) {
+      const lists = joined.kind === 'lists';
+      const event: FlowhookEvent = {
+        id: `${update.id}:${joined.kind}:${joined.id}`,
+        metric: lists ? 'Added to List' : 'Added to Segment',
+        time: new Date(update.timeMs).toISOString(),
+        profile: applied.record.profile,
+        properties: { [lists ? 'list_id' : 'segment_id']: joined.id },
+      };
+      this.enterFlows(
+        event,
+        key,
+        { profile: applied.record.profile, stored: applied.record, newMembership: true },
+        context,
+        record,
+      );
+    }
+  }
+
+  /**
+   * Whether this partition owns the record's profile: a record of a topic with several
+   * partitions must be keyed by the profile key (else the producer's partitioner may have put it
+   * on a partition whose stores do not hold that profile). Dead-letters it otherwise.
+   */
+  private async ownsProfile(
+    record: ProcessorRecord,
+    key: string,
+    context: ProcessorContext,
+  ): Promise<boolean> {
+    const recordKey = record.message.key?.toString('utf8') ?? null;
+    if (recordKey === key || (await this.partitionCount(record.topic)) <= 1) return true;
+    this.deadLetter(
+      context,
+      record,
+      'wrong_key',
+      `record key ${recordKey === null ? 'null' : `'${recordKey}'`} is not the profile key '${key}': ` +
+        `${record.topic} has several partitions, so records must be keyed by the profile key (see src/profile-key.ts)`,
+    );
+    return false;
+  }
+
+  private async partitionCount(topic: string): Promise<number> {
+    const known = this.partitionCounts.get(topic);
+    if (known !== undefined) return known;
+    const admin = this.ctx.kafka.admin();
+    await admin.connect();
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+      const n = meta.topics[0]?.partitions.length ?? 1;
+      this.partitionCounts.set(topic, n);
+      return n;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  /** Entry decisions and walks of the flows this event can trigger. */
+  private enterFlows(
+    event: FlowhookEvent,
+    key: string,
+    entry: EntryContext,
+    context: ProcessorContext,
+    record: ProcessorRecord,
+  ): void {
+    const { metrics } = this.ctx;
+    const candidates = this.table.candidates(event);
+    if (candidates.length === 0) return;
+    const now = new Date(context.now());
     const store = context.store(this.state);
-    const entries = decideEntries(store.get(key) ?? null, candidates, event, now);
+    const entries = decideEntries(store.get(key) ?? null, candidates, event, now, entry);
     for (const { flow, decision } of entries.decisions) {
       if (!decision.enter && decision.reason && !UNCOUNTED_REASONS.has(decision.reason)) {
         metrics.flowSkips.inc({ flow_id: flow.id, reason: decision.reason });
@@ -222,6 +399,9 @@ export class TriggerRole implements Role {
         organization: this.organization,
         now,
         previousEntryAt: decision.previousEntryAt,
+        profile: entry.profile,
+        stored: this.profiles ? (entry.stored ?? null) : undefined,
+        flowStartAt: entryTime(event, now),
       });
       this.emitWalk(flow, walk, event, context, record);
     }
@@ -255,6 +435,11 @@ export class TriggerRole implements Role {
       this.ctx.metrics.flowSkips.inc({ flow_id: record.resume.flow_id, reason: 'flow_gone' });
       return;
     }
+    // The profile as it is now: filters, splits and the body read the store, not the snapshot.
+    const stored = this.profiles
+      ? (context.store(this.profiles).get(record.resume.profile_id) ?? null)
+      : undefined;
+    const startedAt = record.resume.flow_start_at ?? record.event.time;
     const walk = walkFlow({
       flow,
       event: record.event,
@@ -264,6 +449,9 @@ export class TriggerRole implements Role {
       previousEntryAt: record.resume.previous_entry_at
         ? new Date(record.resume.previous_entry_at)
         : null,
+      profile: stored?.profile,
+      stored,
+      flowStartAt: new Date(startedAt),
     });
     this.emitWalk(flow, walk, record.event, context, source);
   }

@@ -27,6 +27,7 @@ import { createHash } from 'node:crypto';
 import type { FlowhookEvent, Profile, WebhookJob } from '../documents';
 import { profileKey } from '../profile-key';
 import type { CompiledAction, CompiledFlow, ConditionContext } from '../flows/types';
+import type { ProfileRecord } from '../profiles/record';
 
 type CompiledWebhook = Extract<CompiledAction, { kind: 'webhook' }>;
 import { renderBody, renderHeader, type OrganizationInfo, type TemplateInput } from '../template';
@@ -39,7 +40,7 @@ export interface WalkStep {
   actionId: string;
   kind: StepKind;
   /**
-   * skipped: profile_filter | draft | disabled | flow_draft | nothing_after_delay |
+   * skipped: profile_filter | left_segment | draft | disabled | flow_draft | nothing_after_delay |
    * resume_action_missing; held: action_manual | flow_manual; passed: the action type;
    * split: true | false | branch:<id> | else; delay: wait in ms, or `preview`;
    * render_error: the error code.
@@ -64,6 +65,8 @@ export interface DelayResume {
   resume_at: string;
   /** The profile's previous entry into the flow, for profile-not-in-flow conditions (ISO). */
   previous_entry_at: string | null;
+  /** When this entry into the flow happened, for `flow-start` timeframes (ISO). */
+  flow_start_at?: string;
 }
 
 export interface WalkResult {
@@ -83,8 +86,16 @@ export interface WalkInput {
   startAt?: string;
   /** Previous entry of this profile into the flow (EntryDecision.previousEntryAt). */
   previousEntryAt?: Date | null;
-  /** A fresher profile snapshot than the event's (e.g. on resume); default: event.profile. */
+  /** The profile as it is now (the profile store's); default: event.profile. */
   profile?: Profile;
+  /**
+   * The profile store's record, for conditions on history, membership and consent; undefined
+   * when the store is off. Segment flows then also skip webhooks of profiles that left the
+   * segment (reason `left_segment`): Klaviyo sends only to profiles still in it.
+   */
+  stored?: ProfileRecord | null;
+  /** When the profile entered the flow (this entry); default: the event's time. */
+  flowStartAt?: Date;
   /** CLI preview: ignore statuses, walk through delays. */
   preview?: boolean;
   /** Zone for delays with timezone 'profile' when the profile has none. Default UTC. */
@@ -165,7 +176,26 @@ export function walkFlow(input: WalkInput): WalkResult {
   const profileId = profileKey(profile) ?? '';
   const preview = input.preview === true;
   const previousEntryAt = input.previousEntryAt ?? null;
-  const ctx: ConditionContext = { event, profile, now, flowId: flow.id, previousEntryAt };
+  const flowStartAt =
+    input.flowStartAt ?? new Date(Math.min(Date.parse(event.time), now.getTime()));
+  const ctx: ConditionContext = {
+    event,
+    profile,
+    now,
+    flowId: flow.id,
+    previousEntryAt,
+    stored: input.stored ?? null,
+    flowStartAt,
+  };
+  const leftSegment = (): boolean => {
+    const t = flow.trigger;
+    return (
+      t.type === 'segment' &&
+      input.stored !== undefined &&
+      !preview &&
+      !Object.hasOwn(input.stored?.segments ?? {}, t.segmentId)
+    );
+  };
   const templateInput: TemplateInput = {
     profile,
     event: flow.trigger.type === 'metric' ? event.properties : null,
@@ -201,6 +231,10 @@ export function walkFlow(input: WalkInput): WalkResult {
         current = action.next;
         if (!passesProfileFilter()) {
           step(action.id, 'skipped', 'profile_filter');
+          break;
+        }
+        if (leftSegment()) {
+          step(action.id, 'skipped', 'left_segment');
           break;
         }
         if (!preview) {
@@ -273,6 +307,7 @@ export function walkFlow(input: WalkInput): WalkResult {
           wait_ms: d.waitMs,
           resume_at: d.resumeAt.toISOString(),
           previous_entry_at: previousEntryAt === null ? null : previousEntryAt.toISOString(),
+          flow_start_at: (Number.isNaN(flowStartAt.getTime()) ? now : flowStartAt).toISOString(),
         };
         current = null;
         break;

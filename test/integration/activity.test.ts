@@ -40,6 +40,7 @@ async function startAll(prefix: string, flows: Record<string, unknown>[]): Promi
       FLOWHOOK_TOPIC_PREFIX: prefix,
       FLOWHOOK_ROLES: 'trigger,delivery,delay',
       FLOWHOOK_EVENT_TOPICS: `${prefix}events`,
+      FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
     },
   });
   cleanup.push(() => h.stop());

@@ -88,6 +88,7 @@ describe('flowhook flows apply / list / delete and events send (real broker)', (
       KAFKA_BROKERS: brokers().join(','),
       FLOWHOOK_TOPIC_PREFIX: prefix,
       FLOWHOOK_EVENT_TOPICS: `${prefix}events`,
+      FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
     };
     const flowFile = writeJson(`${prefix}flows.json`, [
       webhookFlow({ id: 'one' }),
@@ -117,6 +118,7 @@ describe('flowhook flows apply / list / delete and events send (real broker)', (
         FLOWHOOK_TOPIC_PREFIX: prefix,
         FLOWHOOK_ROLES: 'trigger',
         FLOWHOOK_EVENT_TOPICS: `${prefix}events`,
+        FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
       },
     });
     try {

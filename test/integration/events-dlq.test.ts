@@ -61,6 +61,7 @@ describe('flowhook events dlq', () => {
         FLOWHOOK_TOPIC_PREFIX: prefix,
         FLOWHOOK_ROLES: 'trigger',
         FLOWHOOK_EVENT_TOPICS: `${prefix}events`,
+        FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
       },
     });
   });

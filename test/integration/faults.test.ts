@@ -75,6 +75,7 @@ function startReplica(name: string): CliProcess {
       FLOWHOOK_TOPIC_PREFIX: PREFIX,
       FLOWHOOK_TOPIC_PARTITIONS: '4',
       FLOWHOOK_EVENT_TOPICS: EVENTS,
+      FLOWHOOK_PROFILE_TOPICS: `${PREFIX}profiles`,
       FLOWHOOK_HTTP_PORT: '0',
       FLOWHOOK_HTTP_HOST: '127.0.0.1',
       FLOWHOOK_ADMIN_PORT: '0',

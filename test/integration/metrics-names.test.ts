@@ -130,6 +130,7 @@ describe('the Helm chart’s dashboard and alert rules', () => {
       testSettings(prefix, {
         FLOWHOOK_ROLES: 'trigger,delivery,delay',
         FLOWHOOK_EVENT_TOPICS: `${prefix}events`,
+        FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
       }),
     ) as ReturnType<typeof buildConfig> & { kafka: { brokers: string[] } };
     // No `metrics` option: the service builds FlowhookMetrics() with the default process

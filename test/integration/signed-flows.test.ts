@@ -31,6 +31,7 @@ beforeAll(async () => {
       FLOWHOOK_TOPIC_PREFIX: prefix,
       FLOWHOOK_ROLES: 'trigger,admin',
       FLOWHOOK_EVENT_TOPICS: `${prefix}events`,
+      FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
       FLOWHOOK_FLOW_SIGNING_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     },
   );

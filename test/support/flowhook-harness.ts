@@ -38,6 +38,7 @@ export function testSettings(
     KAFKA_BROKERS: brokers().join(','),
     FLOWHOOK_TOPIC_PREFIX: prefix,
     FLOWHOOK_TOPIC_PARTITIONS: '3',
+    FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
     FLOWHOOK_HTTP_PORT: '0',
     FLOWHOOK_HTTP_HOST: '127.0.0.1',
     FLOWHOOK_INSTANCE_ID: uniqueName('instance'),

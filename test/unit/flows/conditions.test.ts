@@ -455,16 +455,15 @@ describe('condition filters', () => {
       'not allowed in a conditional split',
     ],
     [
-      'profile-filter',
+      'trigger-split',
       { type: 'profile-metric', metric_id: 'x' },
-      "condition type 'profile-metric' is not supported: needs the profile's event history",
+      "condition type 'profile-metric' is not allowed in a trigger split",
     ],
     [
-      'profile-filter',
+      'multi-branch-split',
       { type: 'profile-group-membership', is_member: true, group_ids: ['L1'] },
-      'list and segment membership is not known',
+      'not allowed in a multi-branch split',
     ],
-    ['profile-filter', { type: 'profile-marketing-consent', consent: {} }, 'consent is not part'],
     ['profile-filter', { type: 'profile-postal-code-distance' }, 'not supported'],
   ])('in %s refuses %j', (location, condition, message) => {
     const r = compile(groups([condition]), location);

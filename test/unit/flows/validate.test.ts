@@ -806,7 +806,7 @@ describe('validateFlow: filters and re-entry', () => {
     );
   });
 
-  it('refuses condition types flowhook cannot evaluate, with a reason', () => {
+  it('refuses conditions on the profile store when the store is off, with a reason', () => {
     const doc = flowDoc(
       {},
       {
@@ -814,14 +814,20 @@ describe('validateFlow: filters and re-entry', () => {
           type: 'profile-metric',
           metric_id: 'x',
           measurement: 'count',
+          measurement_filter: { type: 'numeric', operator: 'equals', value: 0 },
+          timeframe_filter: { type: 'date', operator: 'alltime' },
         }),
       },
     );
-    expectProblem(
-      doc,
-      '$.definition.profile_filter.condition_groups[0].conditions[0].type',
-      /not supported: needs the profile's event history/,
-    );
+    expect(validateFlow(doc, { allowHttp: false }).ok).toBe(true);
+    const off = validateFlow(doc, { allowHttp: false, profileStore: false });
+    expect(off.ok).toBe(false);
+    expect(off.ok ? [] : off.problems).toEqual([
+      {
+        path: '$.definition.profile_filter.condition_groups[0].conditions[0].type',
+        message: expect.stringMatching(/reads the profile store, which is off/),
+      },
+    ]);
   });
 
   it('refuses profile conditions in trigger filters', () => {

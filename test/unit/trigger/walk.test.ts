@@ -72,6 +72,9 @@ describe('walkFlow on the placed-order fixture', () => {
       wait_ms: Date.parse('2024-05-04T14:00:00.000Z') - NOW.getTime(),
       resume_at: '2024-05-04T14:00:00.000Z',
       previous_entry_at: null,
+      flow_start_at: new Date(
+        Math.min(Date.parse(placedOrder().time), NOW.getTime()),
+      ).toISOString(),
     });
   });
 
