@@ -63,15 +63,19 @@ async function applyFlows(
   );
 }
 
-function sendEvents(prefix: string, events: (FlowhookEvent | string | Buffer)[]): Promise<void> {
+/** Raw records are keyed 'raw' (they are dead-lettered) unless given a key (the profile key). */
+type RawEvent = string | Buffer | { key: string; raw: string | Buffer };
+
+function sendEvents(prefix: string, events: (FlowhookEvent | RawEvent)[]): Promise<void> {
   return produce(
     kafka,
     `${prefix}events`,
-    events.map((e) =>
-      typeof e === 'string' || Buffer.isBuffer(e)
-        ? { key: 'raw', value: e, headers: { origin: 'test' } }
-        : { key: e.profile.id ?? null, value: JSON.stringify(e) },
-    ),
+    events.map((e) => {
+      if (typeof e === 'string' || Buffer.isBuffer(e))
+        return { key: 'raw', value: e, headers: { origin: 'test' } };
+      if ('raw' in e) return { key: e.key, value: e.raw };
+      return { key: e.profile.id ?? null, value: JSON.stringify(e) };
+    }),
   );
 }
 
@@ -255,7 +259,7 @@ describe('trigger role', () => {
         },
       },
     };
-    await sendEvents(prefix, [JSON.stringify(klaviyo)]);
+    await sendEvents(prefix, [{ key: 'email:k@example.com', raw: JSON.stringify(klaviyo) }]);
     const [job] = await jobsOf(h, (j) => j.length >= 1);
     expect(JSON.parse(job.body)).toEqual({ order: 'K-7', email: 'k@example.com' });
     expect(job.event_id).toBe(klaviyo.data.attributes.unique_id);
@@ -302,18 +306,24 @@ describe('trigger role', () => {
     );
     const base = { metric: 'Placed Order', time: new Date().toISOString() };
     await sendEvents(prefix, [
-      await client.encode(avro.id, {
-        ...base,
-        id: uniqueName('a'),
-        profile: { email: 'avro@example.com' },
-        properties: { OrderId: 'AV-1' },
-      }),
-      await client.encode(json.id, {
-        ...base,
-        id: uniqueName('j'),
-        profile: { email: 'json@example.com' },
-        properties: { OrderId: 'JS-1' },
-      }),
+      {
+        key: 'email:avro@example.com',
+        raw: await client.encode(avro.id, {
+          ...base,
+          id: uniqueName('a'),
+          profile: { email: 'avro@example.com' },
+          properties: { OrderId: 'AV-1' },
+        }),
+      },
+      {
+        key: 'email:json@example.com',
+        raw: await client.encode(json.id, {
+          ...base,
+          id: uniqueName('j'),
+          profile: { email: 'json@example.com' },
+          properties: { OrderId: 'JS-1' },
+        }),
+      },
     ]);
     const jobs = await jobsOf(h, (j) => j.length >= 2, 60_000);
     expect(
