@@ -3,6 +3,7 @@ import { FlowhookError } from './errors';
 import { processIo, type Command, type CommandIo } from './cli/io';
 import { dlqCommand } from './cli/dlq';
 import { eventsCommand } from './cli/events';
+import { profilesCommand } from './cli/profiles';
 import { flowsCommand, UsageError } from './cli/flows';
 import { receiveCommand } from './cli/receive';
 import { runCommand } from './cli/run';
@@ -26,6 +27,8 @@ Usage:
   flowhook events dlq list|replay [--reason REASON] [--since TIME] [--json]
       List the events DLQ (flowhook.events.dlq), or re-publish matching records to the topic
       they came from as they were (same key, bytes, headers and timestamp: same event id).
+  flowhook profiles send FILE… [--topic TOPIC]
+      Publish profile updates (canonical, or Klaviyo profile-import bodies), keyed by profile.
   flowhook dlq list [--flow ID] [--since TIME] [--json]
       List the webhook DLQ (flowhook.dlq): job id, flow, reason, attempts, failed at.
   flowhook dlq replay [--flow ID] [--since TIME]
@@ -42,6 +45,7 @@ const COMMANDS: Record<string, Command> = {
   run: runCommand,
   flows: flowsCommand,
   events: eventsCommand,
+  profiles: profilesCommand,
   dlq: dlqCommand,
   receive: receiveCommand,
 };

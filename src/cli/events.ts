@@ -27,30 +27,40 @@ export function readEventFile(path: string): unknown[] {
   }
 }
 
+/** What `publishFiles` publishes: where by default, and each value's key (throws if invalid). */
+export interface PublishSpec {
+  what: string;
+  usage: string;
+  defaultTopic(config: ReturnType<typeof cliKafka>['config']): string | undefined;
+  key(value: unknown): string | null;
+}
+
 /**
- * `flowhook events send FILE… [--topic T]`: publishes events keyed by profile (the recommended
- * key: per-person order and co-partitioning with flowhook.state). Each event is decoded first,
- * so a malformed one is refused here with the same message the trigger would give.
+ * Publishes the values of FILE… (`--topic T` or the spec's default), keyed by profile key (the
+ * contract of the trigger: per-person order and co-partitioning with its stores). Each value is
+ * decoded first, so a malformed one is refused here with the message the trigger would give,
+ * and then nothing is sent.
  */
-const send: Command = async (argv, io) => {
+export async function publishFiles(
+  argv: string[],
+  io: Parameters<Command>[1],
+  spec: PublishSpec,
+): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: { topic: { type: 'string' } },
   });
-  if (positionals.length === 0) throw new UsageError('events send FILE… [--topic TOPIC]');
+  if (positionals.length === 0) throw new UsageError(`${spec.usage} FILE… [--topic TOPIC]`);
   const { kafka, config } = cliKafka();
-  const topic =
-    values.topic ?? (Array.isArray(config.eventTopics) ? config.eventTopics[0] : undefined);
-  if (!topic)
-    throw new UsageError('events send FILE… --topic TOPIC (FLOWHOOK_EVENT_TOPICS is a regex)');
+  const topic = values.topic ?? spec.defaultTopic(config);
+  if (!topic) throw new UsageError(`${spec.usage} FILE… --topic TOPIC`);
   const messages: Message[] = [];
   let bad = 0;
   for (const file of positionals) {
     readEventFile(file).forEach((value, i) => {
       try {
-        const { event } = decodeEventValue(value);
-        messages.push({ key: profileKey(event.profile), value: JSON.stringify(value) });
+        messages.push({ key: spec.key(value), value: JSON.stringify(value) });
       } catch (err) {
         bad += 1;
         io.err(`${file}[${i}]: ${(err as Error).message}`);
@@ -58,7 +68,7 @@ const send: Command = async (argv, io) => {
     });
   }
   if (bad > 0) {
-    io.err(`nothing sent: ${bad} invalid event(s)`);
+    io.err(`nothing sent: ${bad} invalid ${spec.what}(s)`);
     return 1;
   }
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -68,9 +78,19 @@ const send: Command = async (argv, io) => {
   } finally {
     await producer.disconnect();
   }
-  io.out(`sent ${messages.length} event(s) to ${topic}`);
+  io.out(`sent ${messages.length} ${spec.what}(s) to ${topic}`);
   return 0;
-};
+}
+
+/** `flowhook events send FILE… [--topic T]` (default: the first of FLOWHOOK_EVENT_TOPICS). */
+const send: Command = (argv, io) =>
+  publishFiles(argv, io, {
+    what: 'event',
+    usage: 'events send',
+    defaultTopic: (config) =>
+      Array.isArray(config.eventTopics) ? config.eventTopics[0] : undefined,
+    key: (value) => profileKey(decodeEventValue(value).event.profile),
+  });
 
 export const eventsCommand: Command = async (argv, io) => {
   const [sub, ...rest] = argv;

@@ -36,8 +36,13 @@
 //   - Evaluable profile condition types: profile-property, profile-region (from
 //     location.country: ISO 3166 alpha-2 code or English name; unknown location matches neither
 //     in_region true nor false), profile-sample (deterministic per flow and profile) and
-//     profile-not-in-flow (from the per-profile state, in the flow's profile_filter only). The
-//     others need data flowhook does not have and are refused at validation with a message.
+//     profile-not-in-flow (from the per-profile state, in the flow's profile_filter only), and
+//     those that read the profile store (src/profiles; profile filter and conditional splits):
+//     profile-metric (count / sum of $value over a timeframe; metric_filters become a series
+//     of their own, see MetricSeriesSpec), profile-group-membership (any of the list or
+//     segment ids; a timeframe on when the profile joined) and profile-marketing-consent
+//     (email / sms status; unknown = never subscribed). The others need data flowhook does not
+//     have and are refused at validation with a message.
 
 import { createHash } from 'node:crypto';
 import { LOCATION_FIELDS, type Profile, PROFILE_STRING_FIELDS } from '../documents';
