@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { buildConfig, type FlowhookConfig } from '../src/config/load';
@@ -16,6 +17,11 @@ import { FlowhookService } from '../src/service/service';
 //   A: 100 live flows, 10 of them matching each event (10 jobs per event)
 //   B: 10,000 live flows, 1 matching each event; peak RSS and start-to-ready time
 // Each scenario runs in a fresh process so heaps and JITs do not leak between them.
+// npm run bench:profiles — the profile store:
+//   C: scenario A with the profile store off, then on (events/s ratio, same run)
+//   D: BENCH_PROFILES profiles (default 100,000) with a year of history (3 events each), one
+//      flow whose filter reads the history: events/s over the first and the last third of the
+//      load (per-event cost flat?), peak RSS, and restart-to-ready on the same state directory
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const PARTITIONS = 3;
@@ -29,9 +35,18 @@ interface ScenarioResult {
   readyMs?: number;
   peakRssMb?: number;
   flows?: number;
+  /** D: events/s over the first and the last third of the load, restart-to-ready. */
+  firstThirdPerSecond?: number;
+  lastThirdPerSecond?: number;
+  restartReadyMs?: number;
+  profiles?: number;
 }
 
-function flowDoc(id: string, metric: string): Record<string, unknown> {
+function flowDoc(
+  id: string,
+  metric: string,
+  profileFilter: unknown = null,
+): Record<string, unknown> {
   return {
     id,
     name: `bench ${id}`,
@@ -40,7 +55,7 @@ function flowDoc(id: string, metric: string): Record<string, unknown> {
     updated_at: '2026-11-24T00:00:00Z',
     definition: {
       triggers: [{ type: 'metric', id: metric }],
-      profile_filter: null,
+      profile_filter: profileFilter,
       entry_action_id: 'hook',
       reentry_criteria: null,
       actions: [
@@ -176,12 +191,8 @@ async function barePipe(
   };
 }
 
-async function triggerRun(
-  kafka: Kafka,
-  brokers: string[],
-  flows: number,
-  matching: number,
-): Promise<ScenarioResult> {
+/** A fresh topic prefix with its event topic and compacted flows topic. */
+async function benchTopics(kafka: Kafka): Promise<{ prefix: string; input: string }> {
   const prefix = `bench-${randomUUID().slice(0, 8)}.`;
   const input = `${prefix}events`;
   const admin = kafka.admin();
@@ -197,6 +208,18 @@ async function triggerRun(
     ],
   });
   await admin.disconnect();
+  return { prefix, input };
+}
+
+async function triggerRun(
+  kafka: Kafka,
+  brokers: string[],
+  flows: number,
+  matching: number,
+  settings: Record<string, string> = {},
+  label = '',
+): Promise<ScenarioResult> {
+  const { prefix, input } = await benchTopics(kafka);
   const docs: Message[] = [];
   for (let i = 0; i < flows; i++) {
     const metric = i < matching ? 'Placed Order' : `Other Metric ${i}`;
@@ -218,6 +241,7 @@ async function triggerRun(
     FLOWHOOK_ROLES: 'trigger',
     FLOWHOOK_HTTP_PORT: '0',
     LOG_LEVEL: 'silent',
+    ...settings,
   }) as FlowhookConfig & { kafka: { brokers: string[] } };
   const metrics = new FlowhookMetrics({ defaultMetrics: false });
   let peakRss = process.memoryUsage().rss;
@@ -244,7 +268,7 @@ async function triggerRun(
   clearInterval(sampler);
   await service.stop();
   return {
-    scenario: `trigger, ${flows} flows, ${matching} matching`,
+    scenario: `trigger, ${flows} flows, ${matching} matching${label}`,
     events: EVENTS,
     seconds,
     eventsPerSecond: EVENTS / seconds,
@@ -252,6 +276,118 @@ async function triggerRun(
     readyMs,
     peakRssMb: Math.round(peakRss / 1024 / 1024),
     flows,
+  };
+}
+
+/** D: a store of `BENCH_PROFILES` profiles with a year of history, then a restart. */
+async function profilesAtScale(kafka: Kafka, brokers: string[]): Promise<ScenarioResult> {
+  const profiles = Number(process.env.BENCH_PROFILES ?? 100_000);
+  const perProfile = 3;
+  const total = profiles * perProfile;
+  const { prefix, input } = await benchTopics(kafka);
+  // One flow reads the history: an order in the last 30 days.
+  const recentBuyer = {
+    condition_groups: [
+      {
+        conditions: [
+          {
+            type: 'profile-metric',
+            metric_id: 'Placed Order',
+            measurement: 'count',
+            measurement_filter: { type: 'numeric', operator: 'greater-than-or-equal', value: 2 },
+            timeframe_filter: { type: 'date', operator: 'in-the-last', quantity: 30, unit: 'day' },
+          },
+        ],
+      },
+    ],
+  };
+  await produceAll(kafka, `${prefix}flows`, [
+    { key: 'repeat', value: JSON.stringify(flowDoc('repeat', 'Placed Order', recentBuyer)) },
+  ]);
+  // Event j of profile i happens (perProfile - j) × 4 months ago, oldest first.
+  const producer = kafka.producer();
+  await producer.connect();
+  const now = Date.now();
+  for (let j = 0; j < perProfile; j++) {
+    for (let i = 0; i < profiles; i += 2000) {
+      const batch: Message[] = [];
+      for (let k = i; k < Math.min(profiles, i + 2000); k++) {
+        const profileId = `profile-${k}`;
+        batch.push({
+          key: profileId,
+          value: JSON.stringify({
+            id: `evt-${k}-${j}`,
+            metric: j % 2 === 0 ? 'Placed Order' : 'Viewed Product',
+            time: new Date(now - (perProfile - j) * 120 * 86_400_000 + k).toISOString(),
+            profile: { id: profileId, email: `${profileId}@example.com`, first_name: 'Sam' },
+            properties: { OrderId: `order-${k}-${j}`, $value: 42.5 },
+          }),
+        });
+      }
+      await producer.send({ topic: input, messages: batch, acks: -1 });
+    }
+  }
+  await producer.disconnect();
+  const stateDir = join(tmpdir(), `flowhook-bench-profiles-${randomUUID().slice(0, 8)}`);
+  const config = buildConfig({
+    KAFKA_BROKERS: brokers.join(','),
+    FLOWHOOK_TOPIC_PREFIX: prefix,
+    FLOWHOOK_TOPIC_PARTITIONS: String(PARTITIONS),
+    FLOWHOOK_EVENT_TOPICS: input,
+    FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
+    FLOWHOOK_ROLES: 'trigger',
+    FLOWHOOK_HTTP_PORT: '0',
+    FLOWHOOK_INSTANCE_ID: 'bench-profiles',
+    FLOWHOOK_STATE_DIR: stateDir,
+    LOG_LEVEL: 'silent',
+  }) as FlowhookConfig & { kafka: { brokers: string[] } };
+  const start = async () => {
+    const service = new FlowhookService({
+      config,
+      logger: createLogger('silent'),
+      roles: ROLE_FACTORIES,
+      metrics: new FlowhookMetrics({ defaultMetrics: false }),
+    });
+    const startedAt = Date.now();
+    await service.start();
+    await until(() => service.isReady(), 5);
+    return { service, readyMs: Date.now() - startedAt };
+  };
+  let peakRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
+  const first = await start();
+  const group = roleGroupId(prefix, 'trigger');
+  const marks: { at: number; done: number }[] = [];
+  for (;;) {
+    const done = await committed(kafka, group, input);
+    marks.push({ at: Date.now(), done });
+    if (done >= total) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  clearInterval(sampler);
+  await first.service.stop();
+  // Rate over a third of the load: from the mark that reached `from` to the one that reached `to`.
+  const rate = (from: number, to: number) => {
+    const a = marks.find((m) => m.done >= from) as { at: number; done: number };
+    const b = marks.find((m) => m.done >= to) as { at: number; done: number };
+    return (b.done - a.done) / Math.max(0.001, (b.at - a.at) / 1000);
+  };
+  const begun = marks.find((m) => m.done > 0) as { at: number };
+  const seconds = ((marks[marks.length - 1] as { at: number }).at - begun.at) / 1000;
+  const second = await start();
+  await second.service.stop();
+  return {
+    scenario: `trigger, ${profiles} profiles with a year of history`,
+    events: total,
+    seconds,
+    eventsPerSecond: total / seconds,
+    jobsPerEvent: 0,
+    readyMs: first.readyMs,
+    peakRssMb: Math.round(peakRss / 1024 / 1024),
+    firstThirdPerSecond: rate(1, total / 3),
+    lastThirdPerSecond: rate((2 * total) / 3, total),
+    restartReadyMs: second.readyMs,
+    profiles,
   };
 }
 
@@ -282,6 +418,18 @@ async function scenario(name: string): Promise<ScenarioResult> {
       return await barePipe(kafka, input, `${input}.out`, name === 'bare10' ? 10 : 1);
     }
     if (name === 'flows100') return await triggerRun(kafka, cluster.brokers, 100, 10);
+    if (name === 'store-off' || name === 'store-on') {
+      const on = name === 'store-on';
+      return await triggerRun(
+        kafka,
+        cluster.brokers,
+        100,
+        10,
+        { FLOWHOOK_PROFILE_STORE: String(on) },
+        on ? ', profile store on' : ', profile store off',
+      );
+    }
+    if (name === 'profiles-scale') return await profilesAtScale(kafka, cluster.brokers);
     return await triggerRun(kafka, cluster.brokers, 10_000, 1);
   } finally {
     await cluster.stop();
@@ -290,7 +438,8 @@ async function scenario(name: string): Promise<ScenarioResult> {
 
 async function main(): Promise<void> {
   const arg = process.argv[2];
-  if (arg) {
+  const profilesOnly = arg === '--profiles';
+  if (arg && !profilesOnly) {
     process.stdout.write(JSON.stringify(await scenario(arg)) + '\n');
     return;
   }
@@ -299,7 +448,10 @@ async function main(): Promise<void> {
   const env = { ...process.env, KAFKA_BROKERS: cluster.brokers.join(',') };
   const results: Record<string, ScenarioResult> = {};
   try {
-    for (const name of ['bare10', 'flows100', 'bare1', 'flows10k']) {
+    const names = profilesOnly
+      ? ['store-off', 'store-on', 'profiles-scale']
+      : ['bare10', 'flows100', 'bare1', 'flows10k'];
+    for (const name of names) {
       const r = spawnSync(process.execPath, [__filename, name], {
         env,
         encoding: 'utf8',
@@ -312,11 +464,40 @@ async function main(): Promise<void> {
         `${x.scenario}: ${Math.round(x.eventsPerSecond)} events/s (${x.events} events in ${x.seconds.toFixed(2)} s)` +
           (x.readyMs !== undefined
             ? `, ready in ${x.readyMs} ms, peak RSS ${x.peakRssMb} MiB`
+            : '') +
+          (x.restartReadyMs !== undefined
+            ? `; first third ${Math.round(x.firstThirdPerSecond ?? 0)}/s, last third ${Math.round(x.lastThirdPerSecond ?? 0)}/s; restart to ready ${x.restartReadyMs} ms`
             : ''),
       );
     }
   } finally {
     await cluster.stop();
+  }
+  if (profilesOnly) {
+    const off = results['store-off'] as ScenarioResult;
+    const on = results['store-on'] as ScenarioResult;
+    const scale = results['profiles-scale'] as ScenarioResult;
+    const summary = {
+      date: new Date().toISOString(),
+      node: process.version,
+      events: EVENTS,
+      partitions: PARTITIONS,
+      results,
+      ratioStoreOnVsOff: on.eventsPerSecond / off.eventsPerSecond,
+      ratioLastVsFirstThird: (scale.lastThirdPerSecond ?? 0) / (scale.firstThirdPerSecond ?? 1),
+    };
+    console.log(
+      `ratio, profile store on vs off: ${summary.ratioStoreOnVsOff.toFixed(2)} (target >= 0.8)`,
+    );
+    console.log(
+      `${scale.profiles} profiles: last third vs first third of the load ${summary.ratioLastVsFirstThird.toFixed(2)}, peak RSS ${scale.peakRssMb} MiB, restart to ready ${scale.restartReadyMs} ms (target <= 5000)`,
+    );
+    mkdirSync(join(__dirname, '..', '..', 'bench', 'results'), { recursive: true });
+    writeFileSync(
+      join(__dirname, '..', '..', 'bench', 'results', 'profiles.json'),
+      JSON.stringify(summary, null, 2) + '\n',
+    );
+    return;
   }
   const summary = {
     date: new Date().toISOString(),

@@ -247,7 +247,7 @@ export function summarizeFlow(id: string, doc: unknown, deps: OfflineDeps): Flow
     version?: number;
     updated_at?: string;
     signature?: { publisher?: string };
-    definition?: { triggers?: { type?: string; id?: string }[] };
+    definition?: { triggers?: { type?: string; id?: string; date_profile_property?: string }[] };
   };
   const trigger = d.definition?.triggers?.[0];
   return {
@@ -256,7 +256,9 @@ export function summarizeFlow(id: string, doc: unknown, deps: OfflineDeps): Flow
     status: d.status ?? '',
     version: d.version ?? null,
     updated_at: d.updated_at ?? null,
-    trigger: trigger ? `${trigger.type}:${trigger.id}` : '',
+    trigger: trigger
+      ? `${trigger.type}:${trigger.type === 'date' ? trigger.date_profile_property : trigger.id}`
+      : '',
     valid: result.ok,
     problems: result.ok ? [] : result.problems,
     signed_by: d.signature?.publisher ?? null,

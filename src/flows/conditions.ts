@@ -330,7 +330,8 @@ function compileTimeframe(
     case 'alltime':
       return () => [-Infinity, Infinity];
     case 'flow-start':
-      return (ctx) => [(ctx.flowStartAt ?? ctx.now).getTime(), Infinity];
+      // Strictly after the entry: the event that triggered the flow does not count.
+      return (ctx) => [(ctx.flowStartAt ?? ctx.now).getTime() + 1, Infinity];
     case 'in-the-last': {
       const span = tf.quantity * unit(tf);
       return (ctx) => [ctx.now.getTime() - span, ctx.now.getTime()];

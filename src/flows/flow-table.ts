@@ -86,6 +86,7 @@ export class FlowTable {
   private readonly byMetric = new Index();
   private readonly byList = new Index();
   private readonly bySegment = new Index();
+  private readonly byDate = new Index();
   /** metric → series key → the spec and the ids of the flows reading it. */
   private readonly series = new Map<
     string,
@@ -169,6 +170,11 @@ export class FlowTable {
     return [...byMetric, ...byList, ...bySegment];
   }
 
+  /** Live and manual date-triggered flows (they take entries from timers, not from events). */
+  dateFlows(): readonly CompiledFlow[] {
+    return this.byDate.get('');
+  }
+
   /** The property-filtered metric histories loaded flows read, for events of `metric`. */
   seriesFor(metric: string): readonly MetricSeriesSpec[] {
     return this.seriesLists.get(metric) ?? NO_SERIES;
@@ -216,7 +222,8 @@ export class FlowTable {
     const t = flow.trigger;
     if (t.type === 'metric') this.byMetric.add(t.metric, flow);
     else if (t.type === 'list') this.byList.add(t.listId, flow);
-    else this.bySegment.add(t.segmentId, flow);
+    else if (t.type === 'segment') this.bySegment.add(t.segmentId, flow);
+    else this.byDate.add('', flow);
   }
 
   private unindex(flow: CompiledFlow): void {
@@ -238,6 +245,7 @@ export class FlowTable {
     const t = flow.trigger;
     if (t.type === 'metric') this.byMetric.remove(t.metric, flow.id);
     else if (t.type === 'list') this.byList.remove(t.listId, flow.id);
-    else this.bySegment.remove(t.segmentId, flow.id);
+    else if (t.type === 'segment') this.bySegment.remove(t.segmentId, flow.id);
+    else this.byDate.remove('', flow.id);
   }
 }

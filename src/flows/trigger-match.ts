@@ -25,6 +25,11 @@ export const listIdOf = joinedListId;
 /** The segment id a segment-membership event is about, or null. */
 export const segmentIdOf = enteredSegmentId;
 
+/** The metric of the events that enter a date flow (they never come from producers). */
+export function dateMetric(property: string): string {
+  return `$date:${property}`;
+}
+
 /** Whether the event is one this trigger listens to (trigger filters aside). */
 export function triggerMatches(trigger: CompiledTrigger, event: FlowhookEvent): boolean {
   switch (trigger.type) {
@@ -34,5 +39,9 @@ export function triggerMatches(trigger: CompiledTrigger, event: FlowhookEvent): 
       return listIdOf(event) === trigger.listId;
     case 'segment':
       return segmentIdOf(event) === trigger.segmentId;
+    case 'date':
+      // A date flow's entries come from its timers (src/trigger/date-trigger.ts): the event
+      // that enters it is made for it, with the flow's date metric.
+      return event.metric === dateMetric(trigger.date.property);
   }
 }

@@ -53,11 +53,24 @@ export interface SegmentTrigger {
   type: 'segment';
   id: string;
 }
+/** Klaviyo's date trigger (flowhook takes `date_field_type: profile-property`). */
+export interface DateTrigger {
+  type: 'date';
+  date_field_type?: string;
+  date_profile_property?: string;
+  timedelta_unit_before_date?: 'days' | 'weeks' | 'months';
+  timedelta_value_before_date?: number;
+  recurrence_frequency?: 'never' | 'weekly' | 'monthly' | 'annually';
+  timezone?: string;
+  trigger_time?: string;
+  trigger_days?: Weekday[] | null;
+}
 /** Klaviyo trigger types flowhook refuses ("not supported yet"). */
 export interface UnsupportedTrigger {
-  type: 'date' | 'price-drop' | 'low-inventory';
+  type: 'price-drop' | 'low-inventory';
 }
-export type Trigger = MetricTrigger | ListTrigger | SegmentTrigger | UnsupportedTrigger;
+export type Trigger =
+  MetricTrigger | ListTrigger | SegmentTrigger | DateTrigger | UnsupportedTrigger;
 
 // ---- conditions and filters -----------------------------------------------------------------
 
@@ -460,10 +473,28 @@ export interface MetricSeriesSpec {
 }
 export type Predicate = (ctx: ConditionContext) => boolean;
 
+/** A date trigger, compiled (src/trigger/date-trigger.ts says when it fires). */
+export interface DateTriggerSpec {
+  /** The profile property holding the date, as flows name it. */
+  property: string;
+  /** Reads that property from a profile. */
+  read(profile: Profile): unknown;
+  leadUnit: 'days' | 'weeks' | 'months';
+  /** Positive: before the date; negative: after. */
+  leadValue: number;
+  recurrence: 'never' | 'weekly' | 'monthly' | 'annually';
+  /** An IANA zone, or 'profile'. */
+  timezone: string;
+  /** [hour, minute, second] of the local entry time. */
+  triggerTime: [number, number, number];
+  triggerDays: readonly Weekday[] | null;
+}
+
 export type CompiledTrigger =
   | { type: 'metric'; metric: string; filter: Predicate | null }
   | { type: 'list'; listId: string }
-  | { type: 'segment'; segmentId: string };
+  | { type: 'segment'; segmentId: string }
+  | { type: 'date'; date: DateTriggerSpec };
 
 export interface CompiledHeader {
   name: string;

@@ -34,7 +34,12 @@ import {
   type TemplateKind,
   type TemplateLimits,
 } from '../template';
-import { compileConditionFilter, STORE_CONDITIONS, type FilterLocation } from './conditions';
+import {
+  compileConditionFilter,
+  compileProfilePath,
+  STORE_CONDITIONS,
+  type FilterLocation,
+} from './conditions';
 import { formatAjvErrors, pathJoin } from '../json-path';
 import { classifyAddress, parseAddress } from '../net/ip-address';
 import { headerRefusal } from '../webhook-headers';
@@ -47,6 +52,7 @@ import {
   type CompiledHeader,
   type CompiledTrigger,
   type ConditionFilter,
+  type DateTrigger,
   type FlowAction,
   type FlowDocument,
   type MetricSeriesSpec,
@@ -329,6 +335,76 @@ export function validateOptions(config: FlowhookConfig): ValidateOptions {
   };
 }
 
+const WEEKDAY_NAMES = new Set([
+  'monday',
+  'tuesday',
+  'wednesday',
+  'thursday',
+  'friday',
+  'saturday',
+  'sunday',
+]);
+
+/** A date trigger on a profile property (defaults as in Klaviyo's schema), or null. */
+function compileDateTrigger(
+  t: DateTrigger,
+  path: string,
+  options: ValidateOptions,
+  problems: ValidationProblem[],
+): CompiledTrigger | null {
+  const before = problems.length;
+  const fail = (field: string, message: string) =>
+    problems.push({ path: `${path}.${field}`, message });
+  if ((t.date_field_type ?? 'profile-property') !== 'profile-property') {
+    fail(
+      'date_field_type',
+      `'${t.date_field_type}' is not supported: custom objects are not stored; use a profile property`,
+    );
+  }
+  if (options.profileStore === false) {
+    fail(
+      'type',
+      'date triggers read the profile store, which is off (FLOWHOOK_PROFILE_STORE=false)',
+    );
+  }
+  const property = t.date_profile_property ?? '';
+  const read = compileProfilePath(property);
+  if (property.trim() === '')
+    fail('date_profile_property', 'is required (the profile property holding the date)');
+  else if (typeof read === 'string') fail('date_profile_property', read);
+  const leadValue = t.timedelta_value_before_date ?? 0;
+  if (!Number.isInteger(leadValue)) fail('timedelta_value_before_date', 'must be an integer');
+  const leadUnit = t.timedelta_unit_before_date ?? 'weeks';
+  if (!['days', 'weeks', 'months'].includes(leadUnit))
+    fail('timedelta_unit_before_date', "must be 'days', 'weeks' or 'months'");
+  const recurrence = t.recurrence_frequency ?? 'monthly';
+  if (!['never', 'weekly', 'monthly', 'annually'].includes(recurrence))
+    fail('recurrence_frequency', "must be 'never', 'weekly', 'monthly' or 'annually'");
+  const timezone = t.timezone ?? 'profile';
+  if (timezone !== 'profile' && !validTimeZone(timezone))
+    fail('timezone', `'${timezone}' is neither 'profile' nor an IANA time zone`);
+  const time = /^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$/.exec(t.trigger_time ?? '');
+  if (time === null) fail('trigger_time', 'is required, as HH:MM or HH:MM:SS (local time)');
+  const days = t.trigger_days ?? null;
+  days?.forEach((d, i) => {
+    if (!WEEKDAY_NAMES.has(d)) fail(`trigger_days[${i}]`, `'${String(d)}' is not a weekday`);
+  });
+  if (problems.length > before || typeof read === 'string' || time === null) return null;
+  return {
+    type: 'date',
+    date: {
+      property,
+      read,
+      leadUnit,
+      leadValue,
+      recurrence,
+      timezone,
+      triggerTime: [Number(time[1]), Number(time[2]), Number(time[3] ?? 0)],
+      triggerDays: days,
+    },
+  };
+}
+
 /**
  * Validates a flow document and compiles it. Never throws on bad input: every problem comes back
  * with the JSON path it concerns.
@@ -373,6 +449,9 @@ export function validateFlow(doc: unknown, options: ValidateOptions): Validation
         break;
       case 'segment':
         trigger = { type: 'segment', segmentId: t.id };
+        break;
+      case 'date':
+        trigger = compileDateTrigger(t, tPath, options, problems);
         break;
       default:
         problems.push({
@@ -425,8 +504,12 @@ export function validateFlow(doc: unknown, options: ValidateOptions): Validation
       });
     }
   } else {
+    // Metric and date flows re-enter (every event, every occurrence); list and segment flows
+    // take a profile once.
     reentry =
-      t?.type === 'metric' ? { duration: 0, unit: 'alltime' } : { duration: 1, unit: 'alltime' };
+      t?.type === 'metric' || t?.type === 'date'
+        ? { duration: 0, unit: 'alltime' }
+        : { duration: 1, unit: 'alltime' };
   }
 
   // action ids

@@ -65,6 +65,12 @@ export interface ProcessorContext {
 export interface Processor {
   process(record: ProcessorRecord, context: ProcessorContext): void | Promise<void>;
   onTimer?(timer: Timer, context: ProcessorContext): void | Promise<void>;
+  /**
+   * Runs in each task once it is running (after restore), and again whenever wakeAll() is
+   * called: work that is not caused by a record or a timer (e.g. scheduling timers for a flow
+   * just loaded). Committed like a record's work.
+   */
+  onWake?(context: ProcessorContext): void | Promise<void>;
 }
 
 export interface StreamProcessorOptions {
@@ -565,6 +571,28 @@ export class StreamProcessor {
     );
   }
 
+  /** Runs the handler's onWake in every running task (see Processor.onWake). */
+  wakeAll(): void {
+    for (const task of this.tasks.values()) this.wake(task);
+  }
+
+  private wake(task: Task): void {
+    if (!this.handler?.onWake || task.state !== 'running') return;
+    void task.run(async () => {
+      const handler = this.handler;
+      if (!handler?.onWake || task.state !== 'running') return;
+      try {
+        await handler.onWake(this.contextFor(task));
+      } catch (err) {
+        this.recover(task, 'wake_failed', err);
+        return;
+      }
+      this.markDirty(task);
+      await this.commit(task);
+      this.scheduleWake(task);
+    });
+  }
+
   /** Fires the task's due timers and commits what they caused with their removal. */
   private async punctuate(task: Task): Promise<void> {
     const handler = this.handler;
@@ -680,6 +708,7 @@ export class StreamProcessor {
           task.state = 'running';
           this.consumer.resume(topics.map((topic) => ({ topic, partitions: [task.partition] })));
           this.scheduleWake(task);
+          this.wake(task);
         }
         break;
       } catch (err) {

@@ -35,6 +35,7 @@ import {
   type EntryContext,
   type ProfileState,
 } from './entry';
+import { DateEntries } from './date-entries';
 import { walkFlow, type DelayResume, type WalkResult } from './walk';
 
 /** Value of a flowhook.resume record / payload of a delay timer: the walk to continue. */
@@ -95,6 +96,8 @@ export class TriggerRole implements Role {
   private readonly profiles: StoreSpec<ProfileRecord> | undefined;
   private readonly profileTopics: ReadonlySet<string>;
   private readonly historyLimits: HistoryLimits;
+  /** Date-triggered flows (on the profile store; undefined when it is off). */
+  private readonly dates: DateEntries | undefined;
   /** Partition counts of input topics, for the record-key check. */
   private readonly partitionCounts = new Map<string, number>();
   private flowsLoaded = false;
@@ -119,6 +122,14 @@ export class TriggerRole implements Role {
       ...DEFAULT_HISTORY_LIMITS,
       retentionMs: config.profiles.historyRetentionMs,
     };
+    this.dates = this.profiles
+      ? new DateEntries(
+          this.profiles,
+          () => this.table.dateFlows(),
+          (id) => this.table.get(id),
+          (flowId, reason) => ctx.metrics.flowSkips.inc({ flow_id: flowId, reason }),
+        )
+      : undefined;
     const eventTopics = config.eventTopics;
     const stores = [this.state, ...(this.profiles ? [this.profiles] : [])] as StoreSpec<unknown>[];
     this.processor = new StreamProcessor(
@@ -155,6 +166,7 @@ export class TriggerRole implements Role {
     await this.processor.start({
       process: (record, context) => this.process(record, context),
       onTimer: (timer, context) => this.onTimer(timer, context),
+      onWake: (context) => this.dates?.wake(context),
     });
   }
 
@@ -192,6 +204,8 @@ export class TriggerRole implements Role {
         { flow_id: key, version: result.flow.version, status: result.flow.status },
         'flow loaded',
       );
+      // A date flow takes the profiles already in the store: every task sweeps its share.
+      if (result.flow.trigger.type === 'date') this.processor.wakeAll();
     } else {
       logger.info({ flow_id: key }, 'flow deleted');
     }
@@ -264,14 +278,16 @@ export class TriggerRole implements Role {
     let entry: EntryContext = {};
     if (this.profiles) {
       const profiles = context.store(this.profiles);
+      const before = profiles.get(key) ?? null;
       const applied = applyEvent(
-        profiles.get(key) ?? null,
+        before,
         event,
         this.table.seriesFor(event.metric),
         this.historyLimits,
         context.now(),
       );
       profiles.put(key, applied.record);
+      this.dates?.reschedule(context, key, before, applied.record);
       entry = {
         profile: applied.record.profile,
         stored: applied.record,
@@ -312,8 +328,10 @@ export class TriggerRole implements Role {
     const key = profileKey(update.profile) ?? '';
     if (!(await this.ownsProfile(record, key, context))) return;
     const store = context.store(profiles);
-    const applied = applyUpdate(store.get(key) ?? null, update);
+    const before = store.get(key) ?? null;
+    const applied = applyUpdate(before, update);
     store.put(key, applied.record);
+    this.dates?.reschedule(context, key, before, applied.record);
     this.ctx.metrics.profileUpdates.inc();
     for (const joined of applied.joined) {
       const lists = joined.kind === 'lists';
@@ -377,10 +395,10 @@ export class TriggerRole implements Role {
     key: string,
     entry: EntryContext,
     context: ProcessorContext,
-    record: ProcessorRecord,
+    record: ProcessorRecord | undefined,
+    candidates: readonly CompiledFlow[] = this.table.candidates(event),
   ): void {
     const { metrics } = this.ctx;
-    const candidates = this.table.candidates(event);
     if (candidates.length === 0) return;
     const now = new Date(context.now());
     const store = context.store(this.state);
@@ -408,9 +426,23 @@ export class TriggerRole implements Role {
     if (entries.changed) store.put(key, entries.state);
   }
 
-  /** A delay timer fired: continue the walk after the delay. */
+  /** A delay timer fired (continue the walk after the delay), or a date flow's timer. */
   private onTimer(timer: Timer, context: ProcessorContext): void {
-    this.resume(timer.payload as ResumeRecord, context, undefined);
+    const date = this.dates?.onTimer(timer, context) ?? false;
+    if (date === false) {
+      this.resume(timer.payload as ResumeRecord, context, undefined);
+      return;
+    }
+    if (date === null) return;
+    const stored = context.store(this.profiles as StoreSpec<ProfileRecord>).get(timer.key);
+    this.enterFlows(
+      date.event,
+      timer.key,
+      { profile: stored?.profile, stored: stored ?? null },
+      context,
+      undefined,
+      [date.flow],
+    );
   }
 
   /** A resume record from flowhook.resume (written by the delay role of earlier versions). */
@@ -439,6 +471,11 @@ export class TriggerRole implements Role {
     const stored = this.profiles
       ? (context.store(this.profiles).get(record.resume.profile_id) ?? null)
       : undefined;
+    // Klaviyo checks a date flow's date before each step: a changed date ends the walk.
+    if (this.dates && !this.dates.dateUnchanged(flow, record.event, stored ?? null)) {
+      this.ctx.metrics.flowSkips.inc({ flow_id: flow.id, reason: 'date_changed' });
+      return;
+    }
     const startedAt = record.resume.flow_start_at ?? record.event.time;
     const walk = walkFlow({
       flow,

@@ -266,3 +266,63 @@ it('dead-letters an invalid profile update and one keyed by something else, and 
   expect(reasons).toEqual(expect.arrayContaining(['profile_schema_invalid', 'wrong_key']));
   expect((await h.metrics.profileUpdates.get()).values[0]?.value).toBe(before + 1);
 });
+
+it('a birthday flow fires once at the trigger time, for profiles stored before and after it was loaded; a changed date reschedules', async () => {
+  // The trigger time 40 s from now, in UTC; "today" is the UTC date at that moment.
+  const fireAt = new Date(Date.now() + 40_000);
+  const today = fireAt.toISOString().slice(5, 10);
+  const tomorrow = new Date(fireAt.getTime() + 86_400_000).toISOString().slice(5, 10);
+  const birthday = (monthDay: string) => ({ birthday: `1990-${monthDay}` });
+  const updates = async () => (await h.metrics.profileUpdates.get()).values[0]?.value ?? 0;
+
+  // ann is in the store before the flow exists: the sweep schedules her.
+  const before = await updates();
+  await sendProfileUpdate('ann-b', {
+    profile: { id: 'ann-b', first_name: 'Ann', properties: birthday(today) },
+  });
+  await waitFor(async () => (await updates()) > before, { what: "ann's birthday stored" });
+  const birthdayFlow = flow(
+    'birthday-points',
+    {
+      type: 'date',
+      date_field_type: 'profile-property',
+      date_profile_property: 'birthday',
+      timedelta_value_before_date: 0,
+      recurrence_frequency: 'annually',
+      timezone: 'UTC',
+      trigger_time: fireAt.toISOString().slice(11, 19),
+    },
+    [webhook('points', '/points', '{"name": "{{ first_name }}", "points": 100}')],
+  );
+  await produce(kafka, `${prefix}flows`, [
+    { key: 'birthday-points', value: JSON.stringify(birthdayFlow) },
+  ]);
+  await waitFor(async () => (await h.metrics.flowsLoaded.get()).values.some((v) => v.value === 5), {
+    what: 'the birthday flow loaded',
+  });
+  // bob arrives after; cara's date moves from tomorrow to today, dan's from today to tomorrow.
+  await sendProfileUpdate('bob-b', {
+    profile: { id: 'bob-b', first_name: 'Bob', properties: birthday(today) },
+  });
+  await sendProfileUpdate('cara-b', {
+    profile: { id: 'cara-b', first_name: 'Cara', properties: birthday(tomorrow) },
+  });
+  await sendProfileUpdate('dan-b', {
+    profile: { id: 'dan-b', first_name: 'Dan', properties: birthday(today) },
+  });
+  await sendProfileUpdate('cara-b', { profile: { id: 'cara-b', properties: birthday(today) } });
+  await sendProfileUpdate('dan-b', { profile: { id: 'dan-b', properties: birthday(tomorrow) } });
+
+  const got = await receiver.waitForRequests(3, { filter: at('/points'), timeoutMs: 90_000 });
+  expect(Date.now()).toBeGreaterThanOrEqual(fireAt.getTime());
+  const entries = async () =>
+    (await h.metrics.flowEntries.get()).values.find((v) => v.labels.flow_id === 'birthday-points')
+      ?.value ?? 0;
+  expect(await entries()).toBe(3);
+  expect(got.map((r) => (JSON.parse(r.body) as { name: string }).name).sort()).toEqual([
+    'Ann',
+    'Bob',
+    'Cara',
+  ]);
+  expect(bodies('/points')).toHaveLength(3);
+}, 150_000);

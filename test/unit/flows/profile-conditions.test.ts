@@ -198,3 +198,9 @@ describe('profile-marketing-consent', () => {
     ).toMatch(/filters$/);
   });
 });
+
+it('"since starting this flow" does not count the event that triggered it (win-back flows)', () => {
+  const { predicate } = compile(placedOrderZero({ type: 'date', operator: 'flow-start' }));
+  const start = new Date(NOW.getTime() - 90 * 24 * HOUR);
+  expect(predicate?.(ctx(withEvents([['Placed Order', start.getTime()]]), start))).toBe(true);
+});

@@ -315,16 +315,68 @@ describe('validateFlow: triggers', () => {
     expect(isTriggerableMetric(metric)).toBe(true);
   });
 
-  it.each(['date', 'price-drop', 'low-inventory'])(
-    'refuses %s triggers as not supported yet',
-    (type) => {
-      expectProblem(
-        flowDoc({}, { triggers: [{ type }] }),
-        '$.definition.triggers[0].type',
-        `trigger type '${type}' is not supported yet`,
-      );
-    },
-  );
+  it('compiles a date trigger on a profile property with Klaviyo defaults', () => {
+    const r = validateFlow(
+      flowDoc(
+        {},
+        {
+          triggers: [
+            {
+              type: 'date',
+              date_field_type: 'profile-property',
+              date_profile_property: 'Birthday',
+              timedelta_value_before_date: 0,
+              recurrence_frequency: 'annually',
+              trigger_time: '09:30',
+            },
+          ],
+        },
+      ),
+      { allowHttp: false },
+    );
+    expect(r.ok).toBe(true);
+    const t = r.ok ? r.flow.trigger : null;
+    expect(t?.type === 'date' ? { ...t.date, read: undefined } : t).toEqual({
+      property: 'Birthday',
+      read: undefined,
+      leadUnit: 'weeks',
+      leadValue: 0,
+      recurrence: 'annually',
+      timezone: 'profile',
+      triggerTime: [9, 30, 0],
+      triggerDays: null,
+    });
+    expect(r.ok && r.flow.reentry).toEqual({ duration: 0, unit: 'alltime' });
+  });
+
+  it.each<[Record<string, unknown>, string, RegExp]>([
+    [{ date_field_type: 'custom-object' }, 'date_field_type', /custom objects are not stored/],
+    [{ date_profile_property: '' }, 'date_profile_property', /is required/],
+    [{ trigger_time: '25:00' }, 'trigger_time', /HH:MM/],
+    [{ timezone: 'Mars/Olympus' }, 'timezone', /IANA/],
+    [{ trigger_days: ['someday'] }, 'trigger_days[0]', /not a weekday/],
+  ])('refuses the date trigger %j with its path', (over, field, message) => {
+    expectProblem(
+      flowDoc(
+        {},
+        {
+          triggers: [
+            { type: 'date', date_profile_property: 'Birthday', trigger_time: '09:00', ...over },
+          ],
+        },
+      ),
+      `$.definition.triggers[0].${field}`,
+      message,
+    );
+  });
+
+  it.each(['price-drop', 'low-inventory'])('refuses %s triggers as not supported yet', (type) => {
+    expectProblem(
+      flowDoc({}, { triggers: [{ type }] }),
+      '$.definition.triggers[0].type',
+      `trigger type '${type}' is not supported yet`,
+    );
+  });
 
   it.each<[string, unknown[]]>([
     ['none', []],

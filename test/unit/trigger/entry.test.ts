@@ -298,3 +298,30 @@ describe('state record', () => {
     expect(size).toBeLessThan(64 * 1024);
   });
 });
+
+describe('list and segment flows with the profile store', () => {
+  const listFlow = compile(flowDoc({}, { triggers: [{ type: 'list', id: 'L1' }] }));
+  const joined = event({ metric: 'Subscribed to List', properties: { list_id: 'L1' } });
+
+  it('enter only when the profile newly joined; unknown newness (store off) enters', () => {
+    expect(decideEntry(null, listFlow, joined, NOW, { newMembership: true }).enter).toBe(true);
+    expect(decideEntry(null, listFlow, joined, NOW, { newMembership: false })).toMatchObject({
+      enter: false,
+      reason: 'already_member',
+    });
+    expect(decideEntry(null, listFlow, joined, NOW).enter).toBe(true);
+  });
+
+  it('evaluate the profile filter on the stored profile, not the snapshot', () => {
+    const filtered = metricFlow({
+      profile_filter: conditions(
+        profileProp('first_name', { type: 'string', operator: 'equals', value: 'Ann' }),
+      ),
+    });
+    expect(decideEntry(null, filtered, event(), NOW).reason).toBe('profile_filter');
+    expect(
+      decideEntry(null, filtered, event(), NOW, { profile: { id: 'p-1', first_name: 'Ann' } })
+        .enter,
+    ).toBe(true);
+  });
+});

@@ -1,5 +1,6 @@
 import type { FlowhookEvent } from '../../../src/documents';
 import type { CompiledFlow } from '../../../src/flows/types';
+import { emptyProfileRecord } from '../../../src/profiles/record';
 import { walkFlow, webhookJobId, type WalkInput } from '../../../src/trigger/walk';
 import {
   compile,
@@ -493,5 +494,36 @@ describe('rendering', () => {
     const r = walk(flow, event({ profile: { id: 'p', first_name: 'Eve\r\nX-Injected: yes' } }));
     expect(r.jobs).toHaveLength(0);
     expect(r.steps[0]).toMatchObject({ actionId: 'hook', kind: 'render_error' });
+  });
+});
+
+describe('walkFlow with the profile store', () => {
+  const segmentFlow = () =>
+    compile(
+      flowDoc(
+        {},
+        {
+          triggers: [{ type: 'segment', id: 'VIP' }],
+          actions: [webhook('hook', null, { body: '{"tier": "{{ person.tier }}"}' })],
+        },
+      ),
+    );
+  const stored = (segments: Record<string, number>) => ({
+    ...emptyProfileRecord(),
+    segments,
+    profile: { id: 'p-1', properties: { tier: 'gold' } },
+  });
+
+  it('renders with the profile as the store has it, not the event snapshot', () => {
+    const record = stored({ VIP: 1 });
+    const r = walk(segmentFlow(), event(), { profile: record.profile, stored: record });
+    expect(JSON.parse(r.jobs[0]?.body ?? '')).toEqual({ tier: 'gold' });
+  });
+
+  it('skips the webhooks of a segment flow for a profile that has left the segment', () => {
+    const r = walk(segmentFlow(), event(), { stored: stored({}) });
+    expect(steps(r)).toEqual(['hook:skipped(left_segment)']);
+    // Without the store (FLOWHOOK_PROFILE_STORE=false) membership is unknown: it is sent.
+    expect(steps(walk(segmentFlow(), event()))).toEqual(['hook:webhook']);
   });
 });
