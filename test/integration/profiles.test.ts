@@ -269,7 +269,7 @@ it('dead-letters an invalid profile update and one keyed by something else, and 
 
 it('a birthday flow fires once at the trigger time, for profiles stored before and after it was loaded; a changed date reschedules', async () => {
   // The trigger time 40 s from now, in UTC; "today" is the UTC date at that moment.
-  const fireAt = new Date(Date.now() + 40_000);
+  const fireAt = new Date(Math.ceil((Date.now() + 40_000) / 1000) * 1000);
   const today = fireAt.toISOString().slice(5, 10);
   const tomorrow = new Date(fireAt.getTime() + 86_400_000).toISOString().slice(5, 10);
   const birthday = (monthDay: string) => ({ birthday: `1990-${monthDay}` });
