@@ -107,6 +107,11 @@ export interface WebhookJob {
   /** Per-action signing secret *name* (resolved from secrets, never the secret itself). */
   signing_secret_ref?: string;
   history?: AttemptSummary[];
+  /**
+   * The flow's walk waits for this webhook's outcome (webhook_order "sequential"): the delivery
+   * worker reports its final outcome on flowhook.outcomes, keyed by profile.
+   */
+  await_outcome?: boolean;
 }
 
 export type DeliveryOutcome = 'delivered' | 'retrying' | 'failed' | 'skipped';
@@ -129,6 +134,18 @@ export interface DeliveryRecord {
   response_body?: string;
   /** outcome `retrying`: when the next attempt is due (ISO-8601). */
   next_attempt_at?: string;
+}
+
+/** The final outcome of a job a walk waits for, on flowhook.outcomes (key = profile_id). */
+export interface JobOutcome {
+  job_id: string;
+  flow_id: string;
+  action_id: string;
+  event_id: string;
+  profile_id: string;
+  /** delivered, or failed for good (sent to the DLQ): either way the walk continues. */
+  outcome: 'delivered' | 'failed';
+  time: string;
 }
 
 /** A job that will not be attempted again, on flowhook.dlq. */

@@ -33,7 +33,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IHeaders, KafkaMessage, Message, Producer } from 'kafkajs';
 import { delayedMessage } from '../delay/message';
-import type { WebhookJob } from '../documents';
+import type { JobOutcome, WebhookJob } from '../documents';
 import { TopicSchemaError } from '../errors';
 import {
   BatchConsumer,
@@ -483,6 +483,20 @@ export class DeliveryRole implements Role {
         status_class: report.classification?.statusClass ?? 'error',
       });
       metrics.webhookAttemptDuration.observe(record.duration_ms / 1000);
+    }
+    if (job.await_outcome && (decision.kind === 'delivered' || decision.kind === 'dead')) {
+      // The flow's next step waits for this: the trigger resumes the walk (once, whatever the
+      // number of copies of this record).
+      const outcome: JobOutcome = {
+        job_id: job.id,
+        flow_id: job.flow_id,
+        action_id: job.action_id,
+        event_id: job.event_id,
+        profile_id: job.profile_id,
+        outcome: decision.kind === 'delivered' ? 'delivered' : 'failed',
+        time: new Date().toISOString(),
+      };
+      emit(topics.outcomes, { key: job.profile_id, value: JSON.stringify(outcome) });
     }
     switch (decision.kind) {
       case 'delivered': {

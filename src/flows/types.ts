@@ -19,6 +19,8 @@ export interface FlowDocument {
   status: FlowStatus;
   version: number;
   updated_at?: string;
+  /** sequential (default): the step after a webhook waits for its outcome; parallel: it does not. */
+  webhook_order?: 'sequential' | 'parallel';
   definition: FlowDefinition;
 }
 
@@ -558,6 +560,8 @@ export interface CompiledFlow {
   readonly metricSeries: readonly MetricSeriesSpec[];
   /** Whether a condition reads the profile store (history, membership or consent). */
   readonly readsProfileStore: boolean;
+  /** webhook_order sequential: the step after a webhook waits for the webhook's outcome. */
+  readonly sequentialWebhooks: boolean;
 }
 
 /** Event properties as a template sees them (`event`). */

@@ -627,6 +627,7 @@ export function validateFlow(doc: unknown, options: ValidateOptions): Validation
     warnings,
     metricSeries,
     readsProfileStore,
+    sequentialWebhooks: flow.webhook_order !== 'parallel',
   };
   return { ok: true, flow: compiledFlow, warnings };
 }

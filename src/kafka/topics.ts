@@ -24,6 +24,8 @@ export interface TopicNames {
   timers: string;
   /** Changelog of the profile store (key = profile key): src/profiles. */
   profileStore: string;
+  /** Final outcomes of webhooks a walk waits for (key = profile key): the trigger resumes. */
+  outcomes: string;
   /** Flow walks whose time delay has elapsed, forwarded here by the delay role. */
   resume: string;
   /** Activity facts only the trigger knows (entered, skipped, held, waiting) and review decisions. */
@@ -47,6 +49,7 @@ export function topicNames(prefix: string): TopicNames {
     timers: `${prefix}timers`,
     profileStore: `${prefix}profile-store`,
     resume: `${prefix}resume`,
+    outcomes: `${prefix}outcomes`,
     activity: `${prefix}activity`,
     review: `${prefix}review`,
     audit: `${prefix}audit`,
@@ -86,6 +89,7 @@ export function ownedTopics(names: TopicNames, layout: TopicLayout): ITopicConfi
     t(names.profileStore, COMPACTED),
     t(names.jobs),
     t(names.resume),
+    t(names.outcomes, [{ name: 'retention.ms', value: String(7 * 86_400_000) }]),
     t(names.dlq, [{ name: 'retention.ms', value: String(30 * 86_400_000) }]),
     t(names.deliveries, [{ name: 'retention.ms', value: String(7 * 86_400_000) }]),
     t(names.eventsDlq, [{ name: 'retention.ms', value: String(30 * 86_400_000) }]),

@@ -80,7 +80,10 @@ export function walkActivity(
             ...action,
             id: `${id}waiting`,
             status: 'waiting',
-            due_at: walk.delay.resume_at,
+            // Waiting for a webhook's outcome has no due time, only a deadline.
+            ...(walk.delay.awaits === undefined
+              ? { due_at: walk.delay.resume_at }
+              : { reason: 'webhook_outcome', job_id: walk.delay.awaits }),
           });
         }
         break;

@@ -1,5 +1,5 @@
 import type { Admin, KafkaMessage } from 'kafkajs';
-import type { FlowhookEvent } from '../documents';
+import type { FlowhookEvent, JobOutcome } from '../documents';
 import { EventDecodeError, FlowhookError } from '../errors';
 import { eventDeadLetter } from '../dead-letter/events';
 import { decodeEvent, type SchemaRegistryDecoder } from '../events/decode';
@@ -140,6 +140,7 @@ export class TriggerRole implements Role {
           ...(Array.isArray(eventTopics) ? eventTopics : [eventTopics]),
           ...this.profileTopics,
           topics.resume,
+          topics.outcomes,
         ],
         stores,
         timersChangelogTopic: topics.timers,
@@ -223,7 +224,11 @@ export class TriggerRole implements Role {
       const eventTopics = Array.isArray(config.eventTopics)
         ? config.eventTopics.filter((t) => listed.includes(t))
         : listed.filter((t) => (config.eventTopics as RegExp).test(t));
-      const inputs = [...eventTopics, ...[...this.profileTopics].filter((t) => listed.includes(t))];
+      const inputs = [
+        ...eventTopics,
+        ...[...this.profileTopics].filter((t) => listed.includes(t)),
+        ...[topics.outcomes].filter((t) => listed.includes(t)),
+      ];
       const changelogs = [
         topics.state,
         topics.timers,
@@ -248,6 +253,7 @@ export class TriggerRole implements Role {
   private async process(record: ProcessorRecord, context: ProcessorContext): Promise<void> {
     const started = process.hrtime.bigint();
     if (record.topic === this.ctx.topics.resume) this.resumeFromTopic(record, context);
+    else if (record.topic === this.ctx.topics.outcomes) this.resumeAfterWebhook(record, context);
     else if (this.profileTopics.has(record.topic)) await this.processProfileUpdate(record, context);
     else await this.processEvent(record, context);
     this.ctx.metrics.eventDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -445,6 +451,25 @@ export class TriggerRole implements Role {
     );
   }
 
+  /**
+   * A webhook the walk waited for was delivered or given up: the walk continues now (and only
+   * once: the waiting timer is the state, a repeated or late outcome finds none).
+   */
+  private resumeAfterWebhook(record: ProcessorRecord, context: ProcessorContext): void {
+    let outcome: JobOutcome;
+    try {
+      outcome = JSON.parse(record.value?.toString('utf8') ?? '') as JobOutcome;
+    } catch (err) {
+      this.deadLetter(context, record, 'unreadable_outcome', (err as Error).message);
+      return;
+    }
+    const id = delayTimerId(outcome);
+    const waiting = context.timers.get(id);
+    if (!waiting) return;
+    context.timers.cancel(id);
+    this.resume(waiting.payload as ResumeRecord, context, undefined);
+  }
+
   /** A resume record from flowhook.resume (written by the delay role of earlier versions). */
   private resumeFromTopic(record: ProcessorRecord, context: ProcessorContext): void {
     let resume: ResumeRecord;
@@ -536,11 +561,16 @@ export class TriggerRole implements Role {
       }
     }
     if (walk.delay) {
-      metrics.flowDelays.inc({ flow_id: flow.id });
       const { delay } = walk;
+      if (delay.awaits === undefined) metrics.flowDelays.inc({ flow_id: flow.id });
       const payload: ResumeRecord = { resume: delay, event };
       context.timers.schedule({
-        id: `${delay.profile_id}|${delay.flow_id}|${delay.delay_action_id}|${delay.event_id}`,
+        id: delayTimerId({
+          profile_id: delay.profile_id,
+          flow_id: delay.flow_id,
+          action_id: delay.delay_action_id,
+          event_id: delay.event_id,
+        }),
         due: Date.parse(delay.resume_at),
         key: delay.profile_id,
         payload,
@@ -576,6 +606,16 @@ export class TriggerRole implements Role {
     })();
     return this.closing;
   }
+}
+
+/** The timer of a walk waiting at an action (a time delay, or a webhook's outcome). */
+function delayTimerId(at: {
+  profile_id: string;
+  flow_id: string;
+  action_id: string;
+  event_id: string;
+}): string {
+  return `${at.profile_id}|${at.flow_id}|${at.action_id}|${at.event_id}`;
 }
 
 /**

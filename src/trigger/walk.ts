@@ -67,7 +67,15 @@ export interface DelayResume {
   previous_entry_at: string | null;
   /** When this entry into the flow happened, for `flow-start` timeframes (ISO). */
   flow_start_at?: string;
+  /**
+   * Set when the walk waits for this webhook job's outcome (webhook_order sequential), not for
+   * a time delay: resume_at is then only the deadline after which it continues anyway.
+   */
+  awaits?: string;
 }
+
+/** Longest a walk waits for a webhook's outcome (retries take up to ~17 h by default). */
+export const AWAIT_OUTCOME_MS = 48 * 3_600_000;
 
 export interface WalkResult {
   jobs: WebhookJob[];
@@ -253,6 +261,25 @@ export function walkFlow(input: WalkInput): WalkResult {
           if (held === undefined) {
             result.jobs.push(job);
             step(action.id, 'webhook');
+            // Klaviyo schedules one step at a time: the next waits for this webhook's outcome.
+            if (flow.sequentialWebhooks && !preview && action.next !== null) {
+              job.await_outcome = true;
+              step(action.id, 'delay', 'webhook_outcome');
+              result.delay = {
+                flow_id: flow.id,
+                flow_version: flow.version,
+                event_id: event.id,
+                profile_id: profileId,
+                delay_action_id: action.id,
+                resume_action_id: action.next,
+                wait_ms: AWAIT_OUTCOME_MS,
+                resume_at: new Date(now.getTime() + AWAIT_OUTCOME_MS).toISOString(),
+                previous_entry_at: previousEntryAt === null ? null : previousEntryAt.toISOString(),
+                flow_start_at: flowStartAt.toISOString(),
+                awaits: job.id,
+              };
+              current = null;
+            }
           } else {
             result.held.push(job);
             step(action.id, 'held', held);

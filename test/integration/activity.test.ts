@@ -112,6 +112,7 @@ describe.each(BACKENDS)('activity log on %s', (backend) => {
     const flow = webhookFlow({
       id: 'order-flow',
       delayMinutes: 0,
+      webhookOrder: 'parallel',
       webhooks: [
         { id: 'hook-ok', url: receiver.url('/ok') },
         { id: 'hook-gone', url: receiver.url('/gone') },

@@ -326,3 +326,32 @@ it('a birthday flow fires once at the trigger time, for profiles stored before a
   ]);
   expect(bodies('/points')).toHaveLength(3);
 }, 150_000);
+
+it('a webhook after a webhook waits for its outcome: sent only once the first was answered, and after a 400 too', async () => {
+  receiver.setScript((r) =>
+    r.path === '/create' ? { status: 400, delayMs: 500 } : { status: 200 },
+  );
+  const loaded = async () =>
+    (await h.metrics.flowsLoaded.get()).values.find((v) => v.labels.status === 'live')?.value ?? 0;
+  const before = await loaded();
+  const twoSteps = flow('crm-two-steps', { type: 'metric', id: 'Signed Up' }, [
+    webhook('create', '/create', '{"email": "{{ email }}"}', 'tag'),
+    webhook('tag', '/tag', '{"email": "{{ email }}", "tag": "new"}'),
+  ]);
+  await produce(kafka, `${prefix}flows`, [
+    { key: 'crm-two-steps', value: JSON.stringify(twoSteps) },
+  ]);
+  await waitFor(async () => (await loaded()) > before, { what: 'the two-step flow loaded' });
+  await sendEvents(event('Signed Up', 'hal'));
+  const [tag] = await receiver.waitForRequests(1, { filter: at('/tag'), timeoutMs: 30_000 });
+  const create = receiver.requests.filter(at('/create'));
+  // A 400 is not retried: one attempt, answered 500 ms after it arrived, then the next step.
+  expect(create).toHaveLength(1);
+  expect((tag as ReceivedRequest).at).toBeGreaterThanOrEqual(
+    (create[0] as ReceivedRequest).at + 500,
+  );
+  expect(JSON.parse((tag as ReceivedRequest).body)).toEqual({
+    email: 'hal@example.com',
+    tag: 'new',
+  });
+});

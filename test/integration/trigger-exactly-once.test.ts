@@ -16,6 +16,8 @@ const WAVES = 4;
 const FLOWS = [
   webhookFlow({
     id: 'crm',
+    // Both jobs of a walk at once: this counts jobs, with no delivery role to answer them.
+    webhookOrder: 'parallel',
     webhooks: [
       { id: 'a', url: 'https://crm.example.com/a' },
       { id: 'b', url: 'https://crm.example.com/b' },

@@ -11,6 +11,8 @@ export function webhookFlow(options: {
   /** Adds a time delay before the first webhook (0 = resume at once, through the delay tiers). */
   delayMinutes?: number;
   reentry?: unknown;
+  /** Default: flowhook's (sequential: a webhook after a webhook waits for its outcome). */
+  webhookOrder?: 'sequential' | 'parallel';
 }): Record<string, unknown> {
   const webhooks = options.webhooks ?? [
     {
@@ -48,6 +50,7 @@ export function webhookFlow(options: {
     status: options.status ?? 'live',
     version: options.version ?? 1,
     updated_at: '2026-11-24T00:00:00Z',
+    ...(options.webhookOrder && { webhook_order: options.webhookOrder }),
     definition: {
       triggers: [
         {

@@ -19,7 +19,10 @@ export function clone<T>(v: T): T {
   return structuredClone(v);
 }
 
-/** A minimal valid metric flow: one live webhook. */
+/**
+ * A minimal valid metric flow: one live webhook. Webhooks fire in parallel (the walk's tests
+ * see every step at once); sequential webhooks have tests of their own.
+ */
 export function flowDoc(
   over: Record<string, unknown> = {},
   definition: Record<string, unknown> = {},
@@ -29,6 +32,7 @@ export function flowDoc(
     name: 'Test flow',
     status: 'live',
     version: 1,
+    webhook_order: 'parallel',
     ...over,
     definition: {
       triggers: [{ type: 'metric', id: 'Placed Order' }],

@@ -527,3 +527,38 @@ describe('walkFlow with the profile store', () => {
     expect(steps(walk(segmentFlow(), event()))).toEqual(['hook:webhook']);
   });
 });
+
+describe('walkFlow with sequential webhooks (the default)', () => {
+  const twoHooks = () =>
+    compile(
+      flowDoc(
+        { webhook_order: undefined },
+        {
+          entry_action_id: 'create',
+          actions: [webhook('create', 'tag'), webhook('tag', null)],
+        },
+      ),
+    );
+
+  it('stops after a webhook and waits for its outcome before the next one', () => {
+    const r = walk(twoHooks());
+    expect(steps(r)).toEqual(['create:webhook', 'create:delay(webhook_outcome)']);
+    expect(r.jobs.map((j) => [j.action_id, j.await_outcome])).toEqual([['create', true]]);
+    expect(r.delay).toMatchObject({
+      delay_action_id: 'create',
+      resume_action_id: 'tag',
+      awaits: r.jobs[0]?.id,
+      wait_ms: 48 * 3_600_000,
+    });
+    const resumed = walk(twoHooks(), event(), { startAt: 'tag' });
+    expect(steps(resumed)).toEqual(['tag:webhook']);
+    expect(resumed.jobs[0]?.await_outcome).toBeUndefined();
+  });
+
+  it('does not wait in a preview, nor for the last webhook', () => {
+    expect(steps(walk(twoHooks(), event(), { preview: true }))).toEqual([
+      'create:webhook',
+      'tag:webhook',
+    ]);
+  });
+});
