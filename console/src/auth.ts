@@ -89,7 +89,10 @@ export async function completeSignIn(): Promise<boolean> {
   if (!code && !error) return false;
   const pending = JSON.parse(sessionStorage.getItem(PENDING) ?? 'null') as Pending | null;
   sessionStorage.removeItem(PENDING);
-  const clean = () => history.replaceState(null, '', `/console/${pending?.returnTo ?? ''}`);
+  const clean = () => {
+    history.replaceState(null, '', `/console/${pending?.returnTo ?? ''}`);
+    dispatchEvent(new HashChangeEvent('hashchange')); // the router follows the restored hash
+  };
   if (error) {
     clean();
     throw new Error(`sign-in refused: ${params.get('error_description') ?? error}`);
