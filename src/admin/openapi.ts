@@ -119,8 +119,8 @@ const STATUS_COUNTS = {
   required: ['delivered', 'failed', 'waiting'],
   properties: {
     delivered: { type: 'integer' },
-    failed: { type: 'integer', description: 'failed and dead-lettered' },
-    waiting: { type: 'integer', description: 'waiting in a delay, held, or scheduled for a retry' },
+    failed: { type: 'integer', description: 'failed for good (dead-lettered) or not rendered' },
+    waiting: { type: 'integer', description: 'entered a delay, or held for review' },
   },
 };
 

@@ -96,7 +96,7 @@ export const ROUTES: readonly RouteDoc[] = [
     method: 'GET',
     url: '/api/flows',
     summary:
-      'List flows by id with their last 24 h of activity; q matches id or name; paged when limit is given',
+      'List flows by id with their last 24 h of activity; q matches id or name; 100 a page unless limit says (at most 1,000)',
     access: 'signed in',
     query: ['q', 'status', 'cursor', 'limit'],
     response: pageOf('FlowSummary'),
@@ -276,8 +276,9 @@ function last24h(counts: Partial<Record<ActivityStatus, number>>) {
     statuses.reduce((sum, st) => sum + (counts[st] ?? 0), 0);
   return {
     delivered: n('delivered'),
-    failed: n('failed', 'dead_lettered'),
-    waiting: n('waiting', 'held', 'scheduled_retry'),
+    // A webhook that fails for good is `failed` once (then `dead_lettered`): count it once.
+    failed: n('failed'),
+    waiting: n('waiting', 'held'),
   };
 }
 
