@@ -69,9 +69,9 @@ export async function startSignIn(config: SignIn, fresh = false): Promise<never>
     state: pending.state,
     code_challenge: challenge,
     code_challenge_method: 'S256',
-    // RFC 8707: an access token for the admin API (its aud).
-    resource: config.audience,
   };
+  // RFC 8707: an access token for the admin API (its aud).
+  if (config.resource) params.resource = config.resource;
   if (fresh) params.prompt = 'login';
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
   location.assign(url.toString());

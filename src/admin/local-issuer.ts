@@ -202,6 +202,8 @@ export interface LocalIssuerOptions {
 }
 
 export interface LocalIssuer {
+  /** The RFC 8707 resource indicator of the admin API here (tokens for it carry the audience). */
+  resource: string;
   /** Handles a request whose URL starts with the issuer's path. */
   handle(req: IncomingMessage, res: ServerResponse): void;
 }
@@ -209,6 +211,8 @@ export interface LocalIssuer {
 export async function startLocalIssuer(options: LocalIssuerOptions): Promise<LocalIssuer> {
   const { default: Provider, errors } = await import('oidc-provider');
   const mount = new URL(options.issuer).pathname.replace(/\/$/, '');
+  // A resource indicator must be an absolute URI; the audience (default "flowhook") need not be.
+  const resource = `${new URL(options.issuer).origin}/api`;
   const { user, enrolment } = LocalUser.open(options.stateDir, await import('otplib'));
   const resourceInfo = {
     audience: options.audience,
@@ -248,7 +252,7 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
       if (existing) return provider.Grant.find(existing);
       const grant = new provider.Grant({ clientId: client.clientId, accountId: session.accountId });
       grant.addOIDCScope('openid');
-      grant.addResourceScope(options.audience, 'api');
+      grant.addResourceScope(resource, 'api');
       await grant.save();
       session.grantIdFor(client.clientId, grant.jti);
       return grant;
@@ -257,7 +261,7 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
       devInteractions: { enabled: false },
       resourceIndicators: {
         enabled: true,
-        defaultResource: () => options.audience,
+        defaultResource: () => resource,
         useGrantedResource: () => true,
         getResourceServerInfo: () => resourceInfo,
       },
@@ -315,6 +319,7 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
     sendHtml(res, 200, loginHtml(`${mount}/interaction/${uid}`));
   };
   return {
+    resource,
     handle(req, res) {
       // Mounted below `mount`: the provider sees paths relative to it.
       (req as IncomingMessage & { originalUrl?: string }).originalUrl = req.url;

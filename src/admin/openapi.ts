@@ -171,6 +171,7 @@ const SIGN_IN = {
     issuer: { type: 'string' },
     client_id: { type: 'string' },
     audience: { type: 'string' },
+    resource: { type: 'string', description: 'RFC 8707 resource indicator to ask a token for' },
     scope: { type: 'string' },
     local: { type: 'boolean', description: 'the embedded local issuer (password + TOTP)' },
   },

@@ -109,6 +109,7 @@ export class AdminRole implements Role {
           issuer: oidc.issuer,
           client_id: oidc.consoleClientId,
           audience: oidc.audience,
+          ...(URL.canParse(oidc.audience) ? { resource: oidc.audience } : {}),
           scope: oidc.consoleScope,
           local: false,
         }
@@ -166,6 +167,7 @@ export class AdminRole implements Role {
         issuer,
         client_id: LOCAL_CONSOLE_CLIENT_ID,
         audience: config.admin.oidc.audience,
+        resource: localIssuer.resource,
         scope: 'openid api',
         local: true,
       };

@@ -72,6 +72,8 @@ export interface SignInConfig {
   issuer: string;
   client_id: string;
   audience: string;
+  /** RFC 8707 resource indicator the console asks a token for (an absolute URI), if any. */
+  resource?: string;
   scope: string;
   local: boolean;
 }

@@ -296,7 +296,7 @@ export const SETTINGS = [
     type: { kind: 'string' },
     default: 'openid',
     description:
-      'Scopes the web console asks for (space-separated); its token must carry the FLOWHOOK_OIDC_AUDIENCE (the console also sends it as the RFC 8707 resource).',
+      'Scopes the web console asks for (space-separated); its token must carry the FLOWHOOK_OIDC_AUDIENCE (sent as the RFC 8707 resource when it is an absolute URI).',
   },
   {
     name: 'FLOWHOOK_OIDC_AUDIENCE',

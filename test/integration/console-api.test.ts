@@ -14,7 +14,10 @@ import {
 } from '../support/admin';
 import { BACKENDS, openTestStore } from '../support/activity-stores';
 import { webhookFlow } from '../support/flows';
+import { childEnv, spawnCli, type CliProcess } from '../support/cli';
+import { brokers, uniqueName } from '../support/kafka';
 import { startTestIssuer, type TestIssuer } from '../support/oidc';
+import { freePort } from '../support/receiver';
 
 // What the web console needs from the admin role: its built files, its sign-in configuration,
 // the flows list (server-side search and paging, last-24h outcomes from the activity store), the
@@ -126,6 +129,7 @@ describe('admin API for the console', () => {
       issuer: issuer.issuer,
       client_id: 'my-console',
       audience: AUDIENCE,
+      resource: AUDIENCE,
       scope: 'openid',
       local: false,
     });
@@ -202,29 +206,38 @@ class Cookies {
 }
 
 describe('embedded local issuer: the console signs in with authorization code + PKCE', () => {
-  let h: AdminHarness;
-  let enrolment = '';
+  // oidc-provider is an ES module jest cannot load: the admin role runs as `flowhook run`.
+  let cli: CliProcess;
+  let base = '';
 
   beforeAll(async () => {
-    h = await startAdmin(
-      '',
-      { print: (text) => (enrolment += text), ownActivityStore: false },
-      {
-        FLOWHOOK_OIDC_ISSUER: '',
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    cli = spawnCli(
+      ['run', '--roles', 'admin'],
+      childEnv({
+        KAFKA_BROKERS: brokers().join(','),
+        FLOWHOOK_TOPIC_PREFIX: `${uniqueName('console-local')}.`,
+        FLOWHOOK_HTTP_PORT: '0',
+        FLOWHOOK_ADMIN_PORT: String(port),
         FLOWHOOK_ADMIN_STATE_DIR: mkdtempSync(join(tmpdir(), 'flowhook-local-')),
-      },
+      }),
     );
+    await cli.waitForOutput(/running roles admin/);
   });
-  afterAll(() => h?.stop());
+  afterAll(async () => {
+    cli?.child.kill('SIGTERM');
+    await cli?.exited;
+  });
 
   it('asks for password and TOTP at its login page and gives the console a token with amr pwd, otp', async () => {
-    const signIn = await api(h, 'GET', '/api/sign-in', undefined);
-    expect(signIn.body).toMatchObject({ client_id: 'console', local: true, scope: 'openid api' });
-    const password = /password: +(\S+)/.exec(enrolment)?.[1] as string;
-    const secret = /\(secret (\w+)\)/.exec(enrolment)?.[1] as string;
+    const signIn = (await (await fetch(`${base}/api/sign-in`)).json()) as Record<string, string>;
+    expect(signIn).toMatchObject({ client_id: 'console', local: true, scope: 'openid api' });
+    const [, password = ''] = await cli.waitForOutput(/password: +(\S+)/);
+    const [, secret = ''] = await cli.waitForOutput(/\(secret (\w+)\)/);
     const cookies = new Cookies();
     const go = async (url: string, init: RequestInit = {}) => {
-      const res = await fetch(new URL(url, h.url('/')), {
+      const res = await fetch(new URL(url, base), {
         ...init,
         redirect: 'manual',
         headers: { ...(init.headers as Record<string, string>), cookie: cookies.header() },
@@ -234,15 +247,15 @@ describe('embedded local issuer: the console signs in with authorization code + 
     };
 
     const verifier = randomBytes(32).toString('base64url');
-    const redirectUri = h.url('/console/');
-    const authorize = new URL(`${signIn.body.issuer}/auth`);
+    const redirectUri = `${base}/console/`;
+    const authorize = new URL(`${signIn.issuer}/auth`);
     for (const [k, v] of Object.entries({
       client_id: 'console',
       response_type: 'code',
       redirect_uri: redirectUri,
-      scope: signIn.body.scope,
+      scope: signIn.scope,
       state: 'st-1',
-      resource: signIn.body.audience,
+      resource: signIn.resource,
       code_challenge: createHash('sha256').update(verifier).digest('base64url'),
       code_challenge_method: 'S256',
     }))
@@ -269,7 +282,7 @@ describe('embedded local issuer: the console signs in with authorization code + 
     const back = new URL(res.headers.get('location') as string);
     expect(back.searchParams.get('state')).toBe('st-1');
 
-    const tokenRes = await fetch(`${signIn.body.issuer}/token`, {
+    const tokenRes = await fetch(`${signIn.issuer}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({
@@ -282,8 +295,14 @@ describe('embedded local issuer: the console signs in with authorization code + 
     });
     const body = (await tokenRes.json()) as { access_token?: string };
     expect(tokenRes.status).toBe(200);
-    const me = await api(h, 'GET', '/api/me', body.access_token);
-    expect(me.body).toMatchObject({ subject: 'local', role: 'owner', amr: ['pwd', 'otp'] });
-    expect(me.body.mfa).toBe(true);
+    const me = await fetch(`${base}/api/me`, {
+      headers: { authorization: `Bearer ${body.access_token}` },
+    });
+    expect(await me.json()).toMatchObject({
+      subject: 'local',
+      role: 'owner',
+      amr: ['pwd', 'otp'],
+      mfa: true,
+    });
   });
 });

@@ -1,5 +1,4 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -12,7 +11,7 @@ import {
   startTestIssuer,
   type TestIssuer,
 } from '../support/oidc';
-import { startReceiver, type Receiver } from '../support/receiver';
+import { freePort, startReceiver, type Receiver } from '../support/receiver';
 import { waitFor } from '../support/wait';
 
 // The web console end to end in a real browser (Debian's chromium, headless, driven by
@@ -35,14 +34,6 @@ let h: Harness;
 let browser: Browser;
 let page: Page;
 let origin: string;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function shot(name: string): Promise<void> {
   if (!SCREENSHOTS) return;
