@@ -81,8 +81,6 @@ const query = (params: Record<string, string | number | undefined | null>) => {
 };
 const enc = encodeURIComponent;
 
-export type Page<T> = { items: T[]; next_cursor: string | null };
-
 export const api = {
   signIn: () => call<Ok<'/api/sign-in', 'get'>>('GET', '/api/sign-in'),
   me: () => call<Ok<'/api/me', 'get'>>('GET', '/api/me'),

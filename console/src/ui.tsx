@@ -1,6 +1,5 @@
 // Small shared pieces: loading data, error messages, badges, times, paging.
 
-import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { ApiError } from './api';
 
@@ -100,25 +99,5 @@ export function Pager({
         Next page
       </button>
     </nav>
-  );
-}
-
-export function Section({
-  title,
-  children,
-  actions,
-}: {
-  title: string;
-  children: ComponentChildren;
-  actions?: ComponentChildren;
-}) {
-  return (
-    <section aria-label={title}>
-      <div class="section-head">
-        <h2>{title}</h2>
-        {actions}
-      </div>
-      {children}
-    </section>
   );
 }

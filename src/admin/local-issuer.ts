@@ -328,6 +328,7 @@ export async function startLocalIssuer(options: LocalIssuerOptions): Promise<Loc
       if (interaction?.[1]) {
         const uid = interaction[1];
         loginPage(req, res, uid).catch((err: unknown) => {
+          if (res.headersSent) return void res.destroy();
           sendHtml(
             res,
             400,

@@ -58,7 +58,7 @@ async function refreshUntil(testId: string, text: string, timeoutMs = 30_000): P
     async () => {
       if ((await table.getByText(text, { exact: true }).count()) > 0) return true;
       await page.getByRole('button', { name: 'Refresh' }).click();
-      await page.waitForTimeout(250); // the browser's own paint, not a guess at the server
+      await page.locator(`[data-testid="${testId}"][aria-busy="false"]`).waitFor();
       return false;
     },
     { timeoutMs, intervalMs: 250, what: `"${text}" in ${testId}` },
