@@ -207,6 +207,39 @@ describe('web console', () => {
     await refreshUntil('activity', 'delivered');
   });
 
+  it('holds the webhooks of a manual flow for review and releases them, several at once', async () => {
+    await page.getByRole('link', { name: 'Graph' }).click();
+    await page.getByRole('button', { name: 'Set manual' }).click();
+    await waitFor(() => page.getByRole('button', { name: 'Set manual' }).isDisabled(), {
+      what: 'the flow to be manual',
+    });
+    await page.getByRole('link', { name: 'Review queue' }).last().click();
+    const held = page.getByTestId('review').getByRole('checkbox', { name: /^Select (?!all)/ });
+    // The trigger follows the flow topic on its own: events sent before it has the manual
+    // version are delivered, so send events until two are held.
+    await waitFor(
+      async () => {
+        if ((await held.count()) >= 2) return true;
+        const event = placedOrder();
+        await produce(testKafka(), `${h.prefix}events`, [
+          { key: event.profile.id ?? null, value: JSON.stringify(event) },
+        ]);
+        await page.getByRole('button', { name: 'Refresh' }).click();
+        await page.locator('[data-testid="review"][aria-busy="false"]').waitFor();
+        return false;
+      },
+      { timeoutMs: 30_000, intervalMs: 1000, what: 'two held webhooks in the review queue' },
+    );
+    const heldIds = await page.getByTestId('review').locator('td.mono').allTextContents();
+    const received = (id: string) => receiver.requests.some((r) => r.headers['webhook-id'] === id);
+    expect(heldIds.filter(received)).toEqual([]); // held, not sent
+    await shot('review');
+    await page.getByRole('checkbox', { name: 'Select all on this page' }).check();
+    await page.getByRole('button', { name: `Release selected (${heldIds.length})` }).click();
+    await page.getByText(`Released ${heldIds.length} of ${heldIds.length}.`).waitFor();
+    await waitFor(() => heldIds.every(received), { what: 'the released webhooks delivered' });
+  });
+
   it('shows the audit trail with who changed the webhook and with which factors', async () => {
     await page.getByRole('link', { name: 'Audit trail' }).click();
     const update = page.getByRole('row').filter({ hasText: 'flow.update' });

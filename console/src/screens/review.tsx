@@ -63,6 +63,7 @@ export function ReviewPanel({ flowId }: { flowId?: string }) {
             </button>
           </div>
         )}
+        <button onClick={held.reload}>Refresh</button>
       </div>
       {message && (
         <p role="status" class="ok">
@@ -70,7 +71,7 @@ export function ReviewPanel({ flowId }: { flowId?: string }) {
         </p>
       )}
       <ErrorBox error={error ?? held.error} />
-      <table aria-busy={held.loading}>
+      <table aria-busy={held.loading} data-testid="review">
         <thead>
           <tr>
             {me.may.operate && (
@@ -112,11 +113,13 @@ export function ReviewPanel({ flowId }: { flowId?: string }) {
               <td>{i.profile_id}</td>
               <td class="mono">{i.id}</td>
               {me.may.operate && (
-                <td class="toolbar">
-                  <button onClick={() => void decide([i.id], 'release')}>Release</button>
-                  <button class="danger" onClick={() => void decide([i.id], 'discard')}>
-                    Discard
-                  </button>
+                <td>
+                  <div class="toolbar">
+                    <button onClick={() => void decide([i.id], 'release')}>Release</button>
+                    <button class="danger" onClick={() => void decide([i.id], 'discard')}>
+                      Discard
+                    </button>
+                  </div>
                 </td>
               )}
             </tr>
