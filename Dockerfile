@@ -31,6 +31,7 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY schemas ./schemas
 COPY src ./src
+COPY console ./console
 RUN npm run build
 
 # ---- production dependencies only ----
@@ -56,6 +57,7 @@ COPY --chown=root:root package.json ./
 COPY --chown=root:root schemas ./schemas
 COPY --from=build --chown=root:root /src/dist/src ./dist/src
 COPY --from=build --chown=root:root /src/dist/schemas ./dist/schemas
+COPY --from=build --chown=root:root /src/dist/console ./dist/console
 # Files stay owned by root and read-only to the service user.
 USER 10001:10001
 EXPOSE 8080

@@ -2,7 +2,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '.cache/', 'helm/'] },
+  {
+    ignores: ['dist/', 'node_modules/', 'coverage/', '.cache/', 'helm/', 'console/src/generated/'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

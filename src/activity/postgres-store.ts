@@ -12,12 +12,17 @@ import {
   reviewFromRow,
   reviewQuery,
   schemaStatements,
+  statusCountsQuery,
   toRow,
   type ActivityRow,
+  type CountRow,
+  countsOf,
   type ReviewRow,
 } from './sql';
 import { checkFilter, decodeCursor, pageSize, type ActivityStore, type IngestWrite } from './store';
-import type { ActivityFilter, ActivityPage, ReviewItem } from './types';
+import type { ActivityFilter, ActivityPage, ActivityStatus, ReviewItem } from './types';
+
+type StatusCounts = Record<string, Partial<Record<ActivityStatus, number>>>;
 
 const COLUMN_TYPES: Record<(typeof ACTIVITY_COLUMNS)[number], string> = {
   id: 'text',
@@ -191,6 +196,12 @@ export class PostgresActivityStore implements ActivityStore {
       [id],
     );
     return rows[0] === undefined ? undefined : reviewFromRow(rows[0]);
+  }
+
+  async statusCounts(flowIds: readonly string[], since: Date): Promise<StatusCounts> {
+    if (flowIds.length === 0) return {};
+    const q = statusCountsQuery('postgres', flowIds, since.getTime());
+    return countsOf(await this.query<CountRow>(q.text, q.params));
   }
 
   async prune(before: Date, limit: number): Promise<number> {

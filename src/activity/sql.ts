@@ -137,6 +137,28 @@ export function listQuery(d: Dialect, f: CheckedFilter): Query {
   return { text: placeholders(d, text), params };
 }
 
+/** Records per flow and status since a time: the console's "last 24 h" columns. */
+export function statusCountsQuery(d: Dialect, flowIds: readonly string[], sinceMs: number): Query {
+  const text =
+    `SELECT flow_id, status, count(*) AS n FROM activity WHERE flow_id IN (${flowIds.map(() => '?').join(', ')})` +
+    ' AND time_ms >= ? GROUP BY flow_id, status';
+  return { text: placeholders(d, text), params: [...flowIds, sinceMs] };
+}
+
+export interface CountRow {
+  flow_id: string;
+  status: string;
+  n: number | string;
+}
+
+export function countsOf(
+  rows: readonly CountRow[],
+): Record<string, Partial<Record<ActivityStatus, number>>> {
+  const out: Record<string, Partial<Record<ActivityStatus, number>>> = {};
+  for (const r of rows) (out[r.flow_id] ??= {})[r.status as ActivityStatus] = Number(r.n);
+  return out;
+}
+
 export function reviewQuery(
   d: Dialect,
   f: { flowId?: string; after?: { timeMs: number; id: string }; limit: number },

@@ -13,12 +13,17 @@ import {
   reviewFromRow,
   reviewQuery,
   schemaStatements,
+  statusCountsQuery,
   toRow,
   type ActivityRow,
+  type CountRow,
+  countsOf,
   type ReviewRow,
 } from './sql';
 import { checkFilter, decodeCursor, pageSize, type ActivityStore, type IngestWrite } from './store';
-import type { ActivityFilter, ActivityPage, ReviewItem } from './types';
+import type { ActivityFilter, ActivityPage, ActivityStatus, ReviewItem } from './types';
+
+type StatusCounts = Record<string, Partial<Record<ActivityStatus, number>>>;
 
 export interface SqliteStoreOptions {
   /** A file path, or `:memory:`. */
@@ -134,6 +139,13 @@ export class SqliteActivityStore implements ActivityStore {
       )
       .get(id) as ReviewRow | undefined;
     return Promise.resolve(row === undefined ? undefined : reviewFromRow(row));
+  }
+
+  async statusCounts(flowIds: readonly string[], since: Date): Promise<StatusCounts> {
+    if (flowIds.length === 0) return {};
+    const q = statusCountsQuery('sqlite', flowIds, since.getTime());
+    const rows = this.db.prepare(q.text).all(...q.params) as CountRow[];
+    return countsOf(rows);
   }
 
   prune(before: Date, limit: number): Promise<number> {

@@ -88,4 +88,9 @@ export interface ActivityReader {
     next_cursor: string | null;
   }>;
   reviewItem(id: string): Promise<ReviewItem | undefined>;
+  /** Records per status for each of these flows since `since` (flows without any are absent). */
+  statusCounts(
+    flowIds: readonly string[],
+    since: Date,
+  ): Promise<Record<string, Partial<Record<ActivityStatus, number>>>>;
 }

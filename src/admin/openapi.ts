@@ -40,6 +40,15 @@ export function hoistSchema(schema: object, name: string): Record<string, Json> 
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
+const PROBLEMS = {
+  type: 'array',
+  items: {
+    type: 'object',
+    required: ['path', 'message'],
+    properties: { path: { type: 'string' }, message: { type: 'string' } },
+  },
+};
+
 const ERROR_SCHEMA = {
   type: 'object',
   required: ['error'],
@@ -50,13 +59,7 @@ const ERROR_SCHEMA = {
       properties: {
         code: { type: 'string', pattern: '^FLOWHOOK_ERR_[A-Z_]+$' },
         message: { type: 'string' },
-        problems: {
-          type: 'array',
-          items: {
-            type: 'object',
-            properties: { path: { type: 'string' }, message: { type: 'string' } },
-          },
-        },
+        problems: PROBLEMS,
       },
     },
   },
@@ -109,6 +112,184 @@ const AUDIT_ENTRY = {
     targets: { type: 'array', items: { type: 'string' } },
   },
 };
+
+const STATUS_COUNTS = {
+  type: 'object',
+  description: 'Activity records of the last 24 hours by outcome.',
+  required: ['delivered', 'failed', 'waiting'],
+  properties: {
+    delivered: { type: 'integer' },
+    failed: { type: 'integer', description: 'failed for good (dead-lettered) or not rendered' },
+    waiting: { type: 'integer', description: 'entered a delay, or held for review' },
+  },
+};
+
+const FLOW_SUMMARY = {
+  type: 'object',
+  required: ['id', 'name', 'status', 'version', 'trigger', 'valid', 'problems'],
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    status: { type: 'string' },
+    version: { type: ['integer', 'null'] },
+    updated_at: { type: ['string', 'null'] },
+    trigger: { type: 'string' },
+    valid: { type: 'boolean' },
+    problems: PROBLEMS,
+    signed_by: { type: ['string', 'null'] },
+    last_24h: STATUS_COUNTS,
+  },
+};
+
+const ME = {
+  type: 'object',
+  required: ['subject', 'role', 'amr', 'mfa', 'may'],
+  properties: {
+    subject: { type: 'string' },
+    email: { type: ['string', 'null'] },
+    role: { enum: ['owner', 'admin', 'manager', 'analyst', 'viewer'] },
+    amr: { type: 'array', items: { type: 'string' } },
+    acr: { type: ['string', 'null'] },
+    mfa: { type: 'boolean', description: 'the token carries MFA evidence' },
+    may: {
+      type: 'object',
+      required: ['read', 'edit_flows', 'operate'],
+      properties: {
+        read: { type: 'boolean' },
+        edit_flows: { type: 'boolean' },
+        operate: { type: 'boolean' },
+      },
+    },
+  },
+};
+
+const SIGN_IN = {
+  type: 'object',
+  description: 'How the console signs in: authorization code with PKCE at this issuer.',
+  required: ['issuer', 'client_id', 'audience', 'scope'],
+  properties: {
+    issuer: { type: 'string' },
+    client_id: { type: 'string' },
+    audience: { type: 'string' },
+    resource: { type: 'string', description: 'RFC 8707 resource indicator to ask a token for' },
+    scope: { type: 'string' },
+    local: { type: 'boolean', description: 'the embedded local issuer (password + TOTP)' },
+  },
+};
+
+const PREVIEW_REQUEST = {
+  type: 'object',
+  required: ['flow', 'action_id', 'url', 'headers', 'body'],
+  properties: {
+    flow: { type: 'string' },
+    action_id: { type: 'string' },
+    url: { type: 'string' },
+    headers: { type: 'object', additionalProperties: { type: 'string' } },
+    body: {},
+  },
+};
+
+const PREVIEW_NOTE = {
+  type: 'object',
+  required: ['flow', 'action_id', 'kind', 'reason'],
+  properties: {
+    flow: { type: 'string' },
+    action_id: { type: 'string' },
+    kind: { enum: ['skipped', 'held', 'render_error'] },
+    reason: { type: 'string' },
+  },
+};
+
+const PREVIEW = {
+  type: 'object',
+  required: ['requests', 'notes'],
+  properties: {
+    requests: { type: 'array', items: PREVIEW_REQUEST },
+    notes: { type: 'array', items: PREVIEW_NOTE },
+  },
+};
+
+const DRAFT_PREVIEW = {
+  type: 'object',
+  description: 'The validation of a draft flow and, when it is valid, its preview.',
+  required: ['ok', 'problems', 'requests', 'notes'],
+  properties: { ok: { type: 'boolean' }, problems: PROBLEMS, ...PREVIEW.properties },
+};
+
+const TEST_SEND = {
+  type: 'object',
+  required: ['results', 'notes'],
+  properties: {
+    results: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['flow', 'action_id', 'url', 'webhook_id', 'status', 'duration_ms'],
+        properties: {
+          flow: { type: 'string' },
+          action_id: { type: 'string' },
+          url: { type: 'string' },
+          webhook_id: { type: 'string' },
+          status: { type: ['integer', 'null'] },
+          error: {
+            type: ['object', 'null'],
+            properties: { code: { type: 'string' }, message: { type: 'string' } },
+          },
+          duration_ms: { type: 'number' },
+          response_body: { type: 'string' },
+        },
+      },
+    },
+    notes: { type: 'array', items: PREVIEW_NOTE },
+  },
+};
+
+const VALIDATION = {
+  type: 'object',
+  required: ['ok', 'problems', 'warnings'],
+  properties: { ok: { type: 'boolean' }, problems: PROBLEMS, warnings: PROBLEMS },
+};
+
+const REVIEW_ITEM = {
+  type: 'object',
+  required: ['id', 'flow_id', 'action_id', 'profile_id', 'event_id', 'held_at', 'job'],
+  properties: {
+    id: { type: 'string' },
+    flow_id: { type: 'string' },
+    action_id: { type: 'string' },
+    profile_id: { type: 'string' },
+    event_id: { type: 'string' },
+    held_at: { type: 'string', format: 'date-time' },
+    job: { type: 'object' },
+  },
+};
+
+const DLQ_ENTRY = {
+  type: 'object',
+  required: ['reason', 'attempts', 'partition', 'offset'],
+  properties: {
+    job_id: { type: ['string', 'null'] },
+    flow_id: { type: ['string', 'null'] },
+    reason: { type: 'string' },
+    error_code: { type: ['string', 'null'] },
+    attempts: { type: 'integer' },
+    failed_at: { type: ['string', 'null'] },
+    last_error: { type: ['string', 'null'] },
+    url: { type: ['string', 'null'] },
+    partition: { type: 'integer' },
+    offset: { type: 'string' },
+  },
+};
+
+/** A page of `component` items with the cursor of the next page. */
+export const pageOf = (component: string) => ({
+  type: 'object',
+  required: ['items', 'next_cursor'],
+  properties: {
+    items: { type: 'array', items: ref(component) },
+    next_cursor: { type: ['string', 'null'] },
+  },
+});
 
 /** One route as the OpenAPI document describes it. */
 export interface RouteDoc {
@@ -194,6 +375,15 @@ export function openApiDocument(routes: readonly RouteDoc[]): object {
         Error: ERROR_SCHEMA,
         ActivityRecord: ACTIVITY_RECORD,
         AuditEntry: AUDIT_ENTRY,
+        FlowSummary: FLOW_SUMMARY,
+        Me: ME,
+        SignIn: SIGN_IN,
+        Preview: PREVIEW,
+        DraftPreview: DRAFT_PREVIEW,
+        TestSend: TEST_SEND,
+        Validation: VALIDATION,
+        ReviewItem: REVIEW_ITEM,
+        DlqEntry: DLQ_ENTRY,
       },
     },
   };

@@ -19,8 +19,8 @@ import { KafkaReviewActions } from '../review/actions';
 import type { Role, RoleContext } from '../service/role';
 import { OidcAuthenticator, RefusingAuthenticator, type Authenticator } from './auth';
 import { FlowView } from './flow-view';
-import { startLocalIssuer, type LocalIssuer } from './local-issuer';
-import { buildAdminServer } from './server';
+import { LOCAL_CONSOLE_CLIENT_ID, startLocalIssuer, type LocalIssuer } from './local-issuer';
+import { buildAdminServer, type SignInConfig } from './server';
 import type { AdminServices, ReviewActions } from './types';
 
 export function isLoopbackHost(host: string): boolean {
@@ -103,6 +103,17 @@ export class AdminRole implements Role {
     let authenticator: Authenticator =
       chosen === 'local' ? new RefusingAuthenticator('the local sign-in is starting') : chosen;
     let localIssuer: LocalIssuer | undefined;
+    const { oidc } = this.ctx.config.admin;
+    let signIn: SignInConfig | undefined = oidc.issuer
+      ? {
+          issuer: oidc.issuer,
+          client_id: oidc.consoleClientId,
+          audience: oidc.audience,
+          ...(URL.canParse(oidc.audience) ? { resource: oidc.audience } : {}),
+          scope: oidc.consoleScope,
+          local: false,
+        }
+      : undefined;
     await Promise.all([this.flows.start(), this.audit.start()]);
     const { config } = this.ctx;
     if (!this.options.activity && !this.options.review && this.options.ownActivityStore !== false) {
@@ -123,6 +134,7 @@ export class AdminRole implements Role {
     this.server = buildAdminServer({
       app: this.app,
       authenticator: { authenticate: (header) => authenticator.authenticate(header) },
+      signIn: () => signIn,
       oidcMount: () => (localIssuer ? (req, res) => localIssuer?.handle(req, res) : undefined),
       mfa: { amr: config.admin.oidc.mfaAmr, acr: config.admin.oidc.mfaAcr },
       flows: this.flows,
@@ -139,12 +151,26 @@ export class AdminRole implements Role {
       const issuer = `http://${host}:${this.port}/oidc`;
       localIssuer = await startLocalIssuer({
         issuer,
+        consoleRedirectUris: [
+          `http://${host}:${this.port}/console/`,
+          ...(config.admin.host === '127.0.0.1' || config.admin.host === '::1'
+            ? [`http://localhost:${this.port}/console/`]
+            : []),
+        ],
         audience: config.admin.oidc.audience,
         roleClaim: config.admin.oidc.roleClaim,
         stateDir: config.admin.stateDir,
         print: this.options.print ?? ((text) => process.stderr.write(`${text}\n`)),
       });
       authenticator = this.oidc(issuer);
+      signIn = {
+        issuer,
+        client_id: LOCAL_CONSOLE_CLIENT_ID,
+        audience: config.admin.oidc.audience,
+        resource: localIssuer.resource,
+        scope: 'openid api',
+        local: true,
+      };
       this.ctx.logger.info({ issuer }, 'admin sign-in: embedded local issuer (loopback only)');
     }
     this.listening = true;

@@ -23,7 +23,8 @@ import {
 import type { CompiledFlow } from '../flows/types';
 import type { Authenticator } from './auth';
 import type { FlowView } from './flow-view';
-import { openApiDocument, type RouteDoc } from './openapi';
+import { consoleDirectory, serveConsole } from './console-files';
+import { openApiDocument, pageOf, type RouteDoc } from './openapi';
 import {
   authorizeFlowWrite,
   can,
@@ -44,6 +45,10 @@ export interface AdminServerDeps extends AdminServices {
   publisher: FlowPublisher;
   /** Signs a document before it is published (signing on), naming the publisher. */
   sign?: (doc: Record<string, unknown>, publisher: string) => Record<string, unknown>;
+  /** How the web console signs in (undefined while the local issuer starts). */
+  signIn?: () => SignInConfig | undefined;
+  /** The built console's directory (default: dist/console of this package). */
+  consoleRoot?: string;
   /** Requests below /oidc go here (the embedded local issuer), when set. */
   oidcMount?: () => ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   clock?: () => Date;
@@ -63,15 +68,56 @@ const HTTP_STATUS: Record<string, number> = {
   FLOWHOOK_ERR_KAFKA_UNAVAILABLE: 503,
 };
 
+export interface SignInConfig {
+  issuer: string;
+  client_id: string;
+  audience: string;
+  /** RFC 8707 resource indicator the console asks a token for (an absolute URI), if any. */
+  resource?: string;
+  scope: string;
+  local: boolean;
+}
+
 export const ROUTES: readonly RouteDoc[] = [
   { method: 'GET', url: '/api/openapi.json', summary: 'This document', access: 'anyone' },
+  {
+    method: 'GET',
+    url: '/api/sign-in',
+    summary: "The console's sign-in: issuer and public client (authorization code + PKCE)",
+    access: 'anyone',
+    response: 'SignIn',
+  },
   {
     method: 'GET',
     url: '/api/me',
     summary: 'The signed-in principal and what it may do',
     access: 'signed in',
+    response: 'Me',
   },
-  { method: 'GET', url: '/api/flows', summary: 'List flows', access: 'signed in' },
+  {
+    method: 'GET',
+    url: '/api/flows',
+    summary:
+      'List flows by id with their last 24 h of activity; q matches id or name; 100 a page unless limit says (at most 1,000)',
+    access: 'signed in',
+    query: ['q', 'status', 'cursor', 'limit'],
+    response: pageOf('FlowSummary'),
+  },
+  {
+    method: 'POST',
+    url: '/api/flows/draft-preview',
+    summary: 'Validate an unsaved flow and preview its requests for an event (nothing sent)',
+    access: 'signed in',
+    body: {
+      type: 'object',
+      required: ['flow', 'event'],
+      properties: {
+        flow: { $ref: '#/components/schemas/Flow' },
+        event: { $ref: '#/components/schemas/Event' },
+      },
+    },
+    response: 'DraftPreview',
+  },
   {
     method: 'POST',
     url: '/api/flows',
@@ -87,6 +133,7 @@ export const ROUTES: readonly RouteDoc[] = [
     summary: 'Validate a flow document',
     access: 'signed in',
     body: 'Flow',
+    response: 'Validation',
   },
   {
     method: 'GET',
@@ -128,6 +175,7 @@ export const ROUTES: readonly RouteDoc[] = [
     summary: 'The requests the flow would send for an event (nothing sent)',
     access: 'signed in',
     body: 'Event',
+    response: 'Preview',
   },
   {
     method: 'POST',
@@ -135,6 +183,7 @@ export const ROUTES: readonly RouteDoc[] = [
     summary: 'Send those requests once and return the responses',
     access: 'manager+',
     body: 'Event',
+    response: 'TestSend',
   },
   {
     method: 'GET',
@@ -152,13 +201,7 @@ export const ROUTES: readonly RouteDoc[] = [
       'cursor',
       'limit',
     ],
-    response: {
-      type: 'object',
-      properties: {
-        items: { type: 'array', items: { $ref: '#/components/schemas/ActivityRecord' } },
-        next_cursor: { type: ['string', 'null'] },
-      },
-    },
+    response: pageOf('ActivityRecord'),
   },
   {
     method: 'GET',
@@ -166,6 +209,7 @@ export const ROUTES: readonly RouteDoc[] = [
     summary: 'Webhooks held for review',
     access: 'signed in',
     query: ['flow_id', 'cursor', 'limit'],
+    response: pageOf('ReviewItem'),
   },
   {
     method: 'POST',
@@ -185,6 +229,11 @@ export const ROUTES: readonly RouteDoc[] = [
     summary: 'Dead-lettered webhooks',
     access: 'signed in',
     query: ['flow_id', 'since'],
+    response: {
+      type: 'object',
+      required: ['items'],
+      properties: { items: { type: 'array', items: { $ref: '#/components/schemas/DlqEntry' } } },
+    },
   },
   {
     method: 'POST',
@@ -195,6 +244,15 @@ export const ROUTES: readonly RouteDoc[] = [
       type: 'object',
       properties: { flow_id: { type: 'string' }, since: { type: 'string' } },
     },
+    response: {
+      type: 'object',
+      required: ['replayed', 'jobIds'],
+      properties: {
+        replayed: { type: 'integer' },
+        jobIds: { type: 'array', items: { type: 'string' } },
+        notReplayable: { type: 'integer' },
+      },
+    },
   },
   {
     method: 'GET',
@@ -204,10 +262,27 @@ export const ROUTES: readonly RouteDoc[] = [
     query: ['flow_id', 'since', 'limit'],
     response: {
       type: 'object',
+      required: ['items'],
       properties: { items: { type: 'array', items: { $ref: '#/components/schemas/AuditEntry' } } },
     },
   },
 ];
+
+const FLOW_PAGE = 100;
+const MAX_FLOW_PAGE = 1000;
+const DAY_MS = 24 * 3600_000;
+
+/** The flows list's outcome columns from the activity store's counts per status. */
+function last24h(counts: Partial<Record<ActivityStatus, number>>) {
+  const n = (...statuses: ActivityStatus[]) =>
+    statuses.reduce((sum, st) => sum + (counts[st] ?? 0), 0);
+  return {
+    delivered: n('delivered'),
+    // A webhook that fails for good is `failed` once (then `dead_lettered`): count it once.
+    failed: n('failed'),
+    waiting: n('waiting', 'held'),
+  };
+}
 
 function actorOf(p: Principal): AuditActor {
   return { subject: p.subject, email: p.email, role: p.role, amr: p.amr };
@@ -367,9 +442,59 @@ export function buildAdminServer(deps: AdminServerDeps): FastifyInstance {
     };
   });
 
+  server.get('/api/sign-in', async () => {
+    const config = deps.signIn?.();
+    if (!config) throw new NotConfiguredError('sign-in is starting: try again in a moment');
+    return config;
+  });
+
   server.get('/api/flows', async (request) => {
     await signIn(request);
-    return { items: deps.flows.entries().map(([id, doc]) => summarizeFlow(id, doc, deps.app)) };
+    const q = request.query;
+    const text = stringParam(q, 'q')?.toLowerCase();
+    const status = stringParam(q, 'status');
+    const after = stringParam(q, 'cursor');
+    const limit = Math.min(intParam(q, 'limit') ?? FLOW_PAGE, MAX_FLOW_PAGE) || FLOW_PAGE;
+    const matching = deps.flows
+      .entries()
+      .filter(([id, doc]) => {
+        const d = (doc ?? {}) as { name?: unknown; status?: unknown };
+        if (after !== undefined && id <= after) return false;
+        if (status !== undefined && d.status !== status) return false;
+        return (
+          text === undefined ||
+          id.toLowerCase().includes(text) ||
+          (typeof d.name === 'string' && d.name.toLowerCase().includes(text))
+        );
+      })
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const page = matching.slice(0, limit);
+    const items = page.map(([id, doc]) => summarizeFlow(id, doc, deps.app));
+    const counts = deps.activity
+      ? await deps.activity.statusCounts(
+          items.map((f) => f.id),
+          new Date(clock().getTime() - DAY_MS),
+        )
+      : undefined;
+    return {
+      items: counts ? items.map((f) => ({ ...f, last_24h: last24h(counts[f.id] ?? {}) })) : items,
+      next_cursor: matching.length > limit ? (page.at(-1)?.[0] ?? null) : null,
+    };
+  });
+
+  server.post('/api/flows/draft-preview', async (request) => {
+    await signIn(request);
+    const body = asObject(request.body, '{ flow, event }');
+    const draft = asObject(body.flow, 'a flow document');
+    const result = checkDocument(draft, deps.app);
+    if (!result.ok) return { ok: false, problems: result.problems, requests: [], notes: [] };
+    const { requests, notes } = await previewFlows(
+      [result.flow],
+      eventBytes(body.event),
+      deps.app,
+      clock(),
+    );
+    return { ok: true, problems: [], requests, notes };
   });
 
   server.post('/api/flows/validate', async (request) => {
@@ -597,6 +722,11 @@ export function buildAdminServer(deps: AdminServerDeps): FastifyInstance {
         limit: intParam(q, 'limit'),
       }),
     };
+  });
+
+  serveConsole(server, deps.consoleRoot ?? consoleDirectory(), () => {
+    const issuer = deps.signIn?.()?.issuer;
+    return issuer ? new URL(issuer).origin : undefined;
   });
 
   return server;

@@ -74,6 +74,9 @@ export interface FlowhookConfig {
       mfaAmr: string[];
       mfaAcr: string[];
       algorithms: string[];
+      /** The web console's public client at the issuer. */
+      consoleClientId: string;
+      consoleScope: string;
     };
   };
   /** Signed flows: PEM texts (files already read). */
@@ -449,6 +452,8 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
         mfaAmr: list('FLOWHOOK_OIDC_MFA_AMR') ?? [],
         mfaAcr: list('FLOWHOOK_OIDC_MFA_ACR') ?? [],
         algorithms: list('FLOWHOOK_OIDC_ALGORITHMS') ?? [],
+        consoleClientId: str('FLOWHOOK_OIDC_CONSOLE_CLIENT_ID') ?? 'flowhook-console',
+        consoleScope: str('FLOWHOOK_OIDC_CONSOLE_SCOPE') ?? 'openid',
       },
     },
     flowSigning: { signingKey: flowSigningKey, verifyKeys: flowVerifyKeys },

@@ -285,6 +285,20 @@ export const SETTINGS = [
       'OpenID Connect issuer whose bearer JWTs sign people in to the admin API (its discovery document gives the JWKS). Unset: an embedded issuer for one local user, loopback only.',
   },
   {
+    name: 'FLOWHOOK_OIDC_CONSOLE_CLIENT_ID',
+    type: { kind: 'string' },
+    default: 'flowhook-console',
+    description:
+      "The web console's client at FLOWHOOK_OIDC_ISSUER: a public client (no secret) allowed the authorization code flow with PKCE, redirecting to <admin URL>/console/.",
+  },
+  {
+    name: 'FLOWHOOK_OIDC_CONSOLE_SCOPE',
+    type: { kind: 'string' },
+    default: 'openid',
+    description:
+      'Scopes the web console asks for (space-separated); its token must carry the FLOWHOOK_OIDC_AUDIENCE (sent as the RFC 8707 resource when it is an absolute URI).',
+  },
+  {
     name: 'FLOWHOOK_OIDC_AUDIENCE',
     type: { kind: 'string' },
     default: 'flowhook',

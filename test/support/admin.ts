@@ -2,6 +2,7 @@ import type {
   ActivityFilter,
   ActivityPage,
   ActivityReader,
+  ActivityStatus,
   ReviewItem,
 } from '../../src/activity/types';
 import { AdminRole, type AdminRoleOptions } from '../../src/admin/role';
@@ -30,6 +31,15 @@ export class FakeActivity implements ActivityReader {
   }
   async reviewItem(id: string): Promise<ReviewItem | undefined> {
     return this.held.find((i) => i.id === id);
+  }
+  async statusCounts(flowIds: readonly string[], since: Date) {
+    const out: Record<string, Partial<Record<ActivityStatus, number>>> = {};
+    for (const r of this.page.items)
+      if (flowIds.includes(r.flow_id) && Date.parse(r.time) >= since.getTime()) {
+        const counts = (out[r.flow_id] ??= {});
+        counts[r.status] = (counts[r.status] ?? 0) + 1;
+      }
+    return out;
   }
 }
 

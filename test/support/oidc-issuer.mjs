@@ -7,14 +7,21 @@
 // indicator issues a JWT access token for it (signed with the provider's own key, published in
 // its JWKS through discovery), and extraTokenClaims adds the persona's role, email, amr and acr.
 // workerData: { audience, personas: { [clientId]: { role?, email?, amr?, acr? } } }.
+//
+// With workerData.console ({ clientId, redirectUris }), a public client for the web console
+// signs personas in with the authorization code flow and PKCE: the login page takes a persona
+// name as the user, the password PERSONA_PASSWORD, and optionally the second-factor code
+// SECOND_FACTOR_CODE; the token's amr is ["pwd","otp"] with the code and ["pwd"] without.
 
-/* global console */
+/* global console, URLSearchParams */
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 import Provider from 'oidc-provider';
 
-const { audience, personas, roleClaim } = workerData;
+const { audience, personas, roleClaim, console: consoleClient } = workerData;
+const PERSONA_PASSWORD = 'test-password'; // as in oidc.ts
+const SECOND_FACTOR_CODE = '123456';
 
 // The library's advice for production set-ups (persistent adapter, Node 22) is noise here.
 for (const level of ['warn', 'info']) {
@@ -37,16 +44,48 @@ const jwk = {
 };
 
 const provider = new Provider(issuer, {
-  clients: Object.keys(personas).map((clientId) => ({
-    client_id: clientId,
-    client_secret: 'test-secret',
-    grant_types: ['client_credentials'],
-    redirect_uris: [],
-    response_types: [],
-    token_endpoint_auth_method: 'client_secret_post',
-    id_token_signed_response_alg: 'ES256',
-  })),
+  clients: [
+    ...(consoleClient
+      ? [
+          {
+            client_id: consoleClient.clientId,
+            token_endpoint_auth_method: 'none',
+            grant_types: ['authorization_code'],
+            response_types: ['code'],
+            redirect_uris: consoleClient.redirectUris,
+            id_token_signed_response_alg: 'ES256',
+          },
+        ]
+      : []),
+    ...Object.keys(personas).map((clientId) => ({
+      client_id: clientId,
+      client_secret: 'test-secret',
+      grant_types: ['client_credentials'],
+      redirect_uris: [],
+      response_types: [],
+      token_endpoint_auth_method: 'client_secret_post',
+      id_token_signed_response_alg: 'ES256',
+    })),
+  ],
   jwks: { keys: [jwk] },
+  cookies: { keys: ['test-cookie-key'] },
+  interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+  findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
+  loadExistingGrant: async (ctx) => {
+    const { client, session } = ctx.oidc;
+    if (!client || !session?.accountId) return undefined;
+    const existing = session.grantIdFor(client.clientId);
+    if (existing) return ctx.oidc.provider.Grant.find(existing);
+    const grant = new ctx.oidc.provider.Grant({
+      clientId: client.clientId,
+      accountId: session.accountId,
+    });
+    grant.addOIDCScope('openid');
+    grant.addResourceScope(audience, 'api');
+    await grant.save();
+    session.grantIdFor(client.clientId, grant.jti);
+    return grant;
+  },
   ttl: { ClientCredentials: 600 },
   features: {
     devInteractions: { enabled: false },
@@ -64,17 +103,65 @@ const provider = new Provider(issuer, {
       }),
     },
   },
-  extraTokenClaims: (_ctx, token) => {
-    const p = personas[token.clientId] ?? {};
+  extraTokenClaims: (ctx, token) => {
+    // A console sign-in: the persona signed in as, and the factors it gave at the login page.
+    const code = ctx.oidc.entities.AuthorizationCode;
+    const p = personas[token.accountId ?? token.clientId] ?? {};
+    const amr = code ? code.amr : p.amr;
     const claims = {};
     if (p.role !== undefined) claims[roleClaim] = p.role;
     if (p.email !== undefined) claims.email = p.email;
-    if (p.amr !== undefined) claims.amr = p.amr;
+    if (amr !== undefined) claims.amr = amr;
     if (p.acr !== undefined) claims.acr = p.acr;
     return claims;
   },
 });
-server.on('request', provider.callback());
+const callback = provider.callback();
+
+const page = (body) =>
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Test issuer sign-in</title></head><body><main><h1>Test issuer</h1>${body}</main></body></html>`;
+
+async function loginPage(req, res, uid) {
+  await provider.interactionDetails(req, res);
+  let error = '';
+  if (req.method === 'POST') {
+    let raw = '';
+    for await (const chunk of req) raw += chunk;
+    const form = new URLSearchParams(raw);
+    const user = form.get('username') ?? '';
+    if (Object.hasOwn(personas, user) && form.get('password') === PERSONA_PASSWORD) {
+      const secondFactor = form.get('code') === SECOND_FACTOR_CODE;
+      await provider.interactionFinished(
+        req,
+        res,
+        { login: { accountId: user, amr: secondFactor ? ['pwd', 'otp'] : ['pwd'] } },
+        { mergeWithLastSubmission: false },
+      );
+      return;
+    }
+    error = '<p role="alert">Wrong user or password.</p>';
+  }
+  res.writeHead(error ? 401 : 200, { 'content-type': 'text/html; charset=utf-8' });
+  res.end(
+    page(`${error}<form method="post" action="/interaction/${uid}">
+<label for="username">User</label><input id="username" name="username">
+<label for="password">Password</label><input id="password" name="password" type="password">
+<label for="code">Second-factor code (optional)</label><input id="code" name="code">
+<button type="submit">Sign in</button></form>`),
+  );
+}
+
+server.on('request', (req, res) => {
+  const interaction = /^\/interaction\/([\w-]+)$/.exec((req.url ?? '').split('?')[0]);
+  if (interaction) {
+    loginPage(req, res, interaction[1]).catch((err) => {
+      res.writeHead(400, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(page(`<p role="alert">${String(err.message).replace(/[<>&]/g, '')}</p>`));
+    });
+    return;
+  }
+  callback(req, res);
+});
 
 parentPort.on('message', (message) => {
   if (message === 'stop') server.close(() => parentPort.close());

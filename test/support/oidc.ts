@@ -1,6 +1,10 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
+/** The test issuer's login page: any persona name as user, this password, this code for MFA. */
+export const PERSONA_PASSWORD = 'test-password';
+export const SECOND_FACTOR_CODE = '123456';
+
 /** A test identity: what the issuer puts in its tokens. */
 export interface Persona {
   role?: string;
@@ -21,6 +25,8 @@ export async function startTestIssuer(options: {
   audience: string;
   roleClaim: string;
   personas: Record<string, Persona>;
+  /** The web console's public client (authorization code + PKCE), when a test needs it. */
+  console?: { clientId: string; redirectUris: string[] };
 }): Promise<TestIssuer> {
   const worker = new Worker(join(__dirname, 'oidc-issuer.mjs'), { workerData: options });
   const issuer = await new Promise<string>((resolve, reject) => {
