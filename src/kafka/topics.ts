@@ -1,6 +1,7 @@
 import type { Admin, ITopicConfig } from 'kafkajs';
 import { KafkaPermissionError, KafkaUnavailableError } from '../errors';
 import type { Logger } from '../observability/logger';
+import { OWNED_TOPIC_MAX_MESSAGE_BYTES } from './record-limits';
 
 /**
  * Delay tiers of webhook retries and circuit waits (flowhook.retry.<tier>; flowhook.delays.<tier>
@@ -63,7 +64,11 @@ const COMPACTED = [
   { name: 'min.compaction.lag.ms', value: '0' },
 ];
 
-/** Every topic flowhook owns, with its settings. Event topics belong to the producers. */
+/**
+ * Every topic flowhook owns, with its settings. Event topics belong to the producers. Each
+ * takes records up to OWNED_TOPIC_MAX_MESSAGE_BYTES, above the broker's 1 MiB default, so what
+ * flowhook derives from a large event (a timer, a job, a DLQ copy) fits.
+ */
 export function ownedTopics(names: TopicNames, layout: TopicLayout): ITopicConfig[] {
   const t = (
     topic: string,
@@ -73,7 +78,10 @@ export function ownedTopics(names: TopicNames, layout: TopicLayout): ITopicConfi
     topic,
     numPartitions: partitions,
     replicationFactor: layout.replication,
-    configEntries,
+    configEntries: [
+      ...(configEntries ?? []),
+      { name: 'max.message.bytes', value: String(OWNED_TOPIC_MAX_MESSAGE_BYTES) },
+    ],
   });
   return [
     // Flows are few and read whole by every trigger replica: one partition keeps their order.

@@ -2,6 +2,7 @@ import type { Admin, KafkaMessage } from 'kafkajs';
 import type { FlowhookEvent } from '../documents';
 import { EventDecodeError, FlowhookError } from '../errors';
 import { eventDeadLetter } from '../dead-letter/events';
+import { OversizedRecords } from '../dead-letter/oversized';
 import { decodeEvent, type SchemaRegistryDecoder } from '../events/decode';
 import { profileKey } from '../profile-key';
 import { schemaRegistryDecoder } from '../events/registry';
@@ -56,6 +57,8 @@ export class TriggerRole implements Role {
   private readonly registry: SchemaRegistryDecoder | undefined;
   private readonly organization: OrganizationInfo;
   private readonly state: StoreSpec<ProfileState>;
+  /** Keeps records too large for their topic out of the task's transaction. */
+  private readonly oversized: OversizedRecords;
   private flowsLoaded = false;
   private closing: Promise<void> | undefined;
 
@@ -72,6 +75,7 @@ export class TriggerRole implements Role {
       logger,
     );
     this.state = entryStateStore(topics.state);
+    this.oversized = new OversizedRecords(ctx);
     const eventTopics = config.eventTopics;
     this.processor = new StreamProcessor(
       {
@@ -100,6 +104,7 @@ export class TriggerRole implements Role {
     this.flowsLoaded = true;
     this.ctx.logger.info({ flows: this.table.counts() }, 'flow table loaded');
     await this.checkCoPartitioning();
+    await this.oversized.load();
     await this.processor.start({
       process: (record, context) => this.process(record, context),
       onTimer: (timer, context) => this.onTimer(timer, context),
@@ -176,8 +181,9 @@ export class TriggerRole implements Role {
 
   private async process(record: ProcessorRecord, context: ProcessorContext): Promise<void> {
     const started = process.hrtime.bigint();
-    if (record.topic === this.ctx.topics.resume) this.resumeFromTopic(record, context);
-    else await this.processEvent(record, context);
+    const bounded = this.oversized.bound(context, () => record);
+    if (record.topic === this.ctx.topics.resume) this.resumeFromTopic(record, bounded);
+    else await this.processEvent(record, bounded);
     this.ctx.metrics.eventDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
@@ -230,7 +236,9 @@ export class TriggerRole implements Role {
 
   /** A delay timer fired: continue the walk after the delay. */
   private onTimer(timer: Timer, context: ProcessorContext): void {
-    this.resume(timer.payload as ResumeRecord, context, undefined);
+    const payload = timer.payload as ResumeRecord;
+    const source = () => syntheticSource(this.ctx.topics.timers, context.partition, payload.event);
+    this.resume(payload, this.oversized.bound(context, source), undefined);
   }
 
   /** A resume record from flowhook.resume (written by the delay role of earlier versions). */
