@@ -6,6 +6,7 @@ import {
   recordTooLargeDeadLetter,
 } from '../../../src/dead-letter/events';
 import { DLQ_HEADERS } from '../../../src/dead-letter/headers';
+import { parseDlqEntry, RAW_KEPT_BYTES, rejectedMessage } from '../../../src/dead-letter/jobs';
 import { recordBatchBytes } from '../../../src/kafka/record-limits';
 
 function source(value: Buffer, headers: KafkaMessage['headers'] = { origin: 'shop' }) {
@@ -90,5 +91,26 @@ describe('recordTooLargeDeadLetter', () => {
       message: { key: null, value: 'not json' },
     });
     expect(opaque.headers?.[DLQ_HEADERS.flowId]).toBeUndefined();
+  });
+});
+
+describe('rejectedMessage', () => {
+  it('keeps a prefix of a huge rejected value, cut at a character boundary, with its size', () => {
+    const value = Buffer.from(`${'a'.repeat(RAW_KEPT_BYTES - 1)}é${'z'.repeat(3 * 1024 * 1024)}`);
+    const message = rejectedMessage({
+      reason: 'invalid_job',
+      errorCode: 'FLOWHOOK_ERR_TOPIC_SCHEMA',
+      error: 'bad',
+      topic: 'flowhook.jobs',
+      partition: 0,
+      message: { key: null, value, offset: '1', timestamp: '0', attributes: 0, headers: {} },
+    });
+    expect(recordBatchBytes(message)).toBeLessThan(RAW_KEPT_BYTES * 2);
+    const entry = parseDlqEntry(Buffer.from(String(message.value)));
+    expect(entry.kind === 'rejected' && entry.letter).toMatchObject({
+      raw: 'a'.repeat(RAW_KEPT_BYTES - 1),
+      raw_encoding: 'utf8',
+      raw_bytes: value.length,
+    });
   });
 });
