@@ -31,6 +31,8 @@ export interface TopicNames {
   review: string;
   /** Append-only record of control-plane changes (who changed what, when, from where). */
   audit: string;
+  /** Klaviyo metric id → name (compacted, key = metric id, value = {"name": …}; null = delete). */
+  metrics: string;
   retry(tier: DelayTier): string;
   delays(tier: DelayTier): string;
 }
@@ -48,6 +50,7 @@ export function topicNames(prefix: string): TopicNames {
     activity: `${prefix}activity`,
     review: `${prefix}review`,
     audit: `${prefix}audit`,
+    metrics: `${prefix}metrics`,
     retry: (tier) => `${prefix}retry.${tier}`,
     delays: (tier) => `${prefix}delays.${tier}`,
   };
@@ -97,6 +100,8 @@ export function ownedTopics(names: TopicNames, layout: TopicLayout): ITopicConfi
     t(names.review, COMPACTED),
     // Kept forever (an operator may set a retention); one partition: a small, totally ordered log.
     t(names.audit, [{ name: 'retention.ms', value: '-1' }], 1),
+    // A small table every trigger replica reads whole, like the flows.
+    t(names.metrics, COMPACTED, 1),
     ...DELAY_TIERS.map((tier) => t(names.retry(tier))),
     ...DELAY_TIERS.map((tier) => t(names.delays(tier))),
   ];

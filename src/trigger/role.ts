@@ -7,6 +7,7 @@ import { decodeEvent, type SchemaRegistryDecoder } from '../events/decode';
 import { profileKey } from '../profile-key';
 import { schemaRegistryDecoder } from '../events/registry';
 import { FlowTable } from '../flows/flow-table';
+import { flowsNamingMetric, MetricCatalogTopic } from '../flows/metric-catalog-topic';
 import { flowSignaturePolicy } from '../flows/signature';
 import type { CompiledFlow } from '../flows/types';
 import { validateOptions } from '../flows/validate';
@@ -54,6 +55,7 @@ export class TriggerRole implements Role {
   readonly table: FlowTable;
   readonly processor: StreamProcessor;
   private readonly flowsReader: CompactedTopicReader;
+  private readonly metricCatalog: MetricCatalogTopic;
   private readonly registry: SchemaRegistryDecoder | undefined;
   private readonly organization: OrganizationInfo;
   private readonly state: StoreSpec<ProfileState>;
@@ -64,11 +66,21 @@ export class TriggerRole implements Role {
 
   constructor(private readonly ctx: RoleContext) {
     const { config, kafka, topics, logger } = ctx;
+    const groupId = roleGroupId(config.topicPrefix, 'trigger');
+    this.metricCatalog = new MetricCatalogTopic(
+      kafka,
+      {
+        topic: topics.metrics,
+        groupPrefix: `${groupId}-metrics`,
+        configured: config.trigger.metricCatalog,
+      },
+      logger,
+    );
     this.table = new FlowTable({
       ...validateOptions(config),
+      metricCatalog: this.metricCatalog.catalog,
       signatures: flowSignaturePolicy(config.flowSigning, ctx.metrics.flowSignatureRefused),
     });
-    const groupId = roleGroupId(config.topicPrefix, 'trigger');
     this.flowsReader = new CompactedTopicReader(
       kafka,
       { topic: topics.flows, groupPrefix: `${groupId}-flows` },
@@ -100,6 +112,11 @@ export class TriggerRole implements Role {
   }
 
   async start(): Promise<void> {
+    // A metric id whose name changes: the flows naming it are validated again with the name.
+    await this.metricCatalog.start((id) => {
+      for (const flow of flowsNamingMetric(this.table.all(), id))
+        this.applyFlow(flow.id, Buffer.from(JSON.stringify(flow.document)));
+    });
     await this.flowsReader.start((record) => this.applyFlow(record.key, record.value));
     this.flowsLoaded = true;
     this.ctx.logger.info({ flows: this.table.counts() }, 'flow table loaded');
@@ -142,7 +159,12 @@ export class TriggerRole implements Role {
       );
     } else if (result.outcome === 'accepted') {
       logger.info(
-        { flow_id: key, version: result.flow.version, status: result.flow.status },
+        {
+          flow_id: key,
+          version: result.flow.version,
+          status: result.flow.status,
+          ...(result.warnings.length > 0 && { warnings: result.warnings }),
+        },
         'flow loaded',
       );
     } else {
@@ -356,6 +378,7 @@ export class TriggerRole implements Role {
     this.closing ??= (async () => {
       await this.processor.stop();
       await this.flowsReader.stop();
+      await this.metricCatalog.stop();
     })();
     return this.closing;
   }
