@@ -82,6 +82,8 @@ export interface MetricCatalogTopicOptions {
 export class MetricCatalogTopic {
   private readonly table: MetricCatalogTable;
   private readonly reader: CompactedTopicReader;
+  private loaded = false;
+  private readonly deferred: (() => void)[] = [];
 
   constructor(
     private readonly kafka: Kafka,
@@ -102,11 +104,29 @@ export class MetricCatalogTopic {
   }
 
   /**
+   * `fn`, its calls deferred (in order) until the catalog has been read to its end: the flows
+   * topic can be read at the same time (one consumer-group join less before the trigger is
+   * ready) and every flow is still validated against the whole catalog.
+   */
+  afterLoad<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+    return (...args) => {
+      if (this.loaded) fn(...args);
+      else this.deferred.push(() => fn(...args));
+    };
+  }
+
+  /**
    * Reads the topic to its end, then keeps following it; `onChange(id)` is told of every id
    * whose name changed. A missing topic (FLOWHOOK_CREATE_TOPICS=false and not created) leaves
    * the configured catalog alone, with a warning.
    */
   async start(onChange: (id: string) => void): Promise<void> {
+    await this.read(onChange);
+    this.loaded = true;
+    for (const call of this.deferred.splice(0)) call();
+  }
+
+  private async read(onChange: (id: string) => void): Promise<void> {
     const admin = this.kafka.admin();
     await admin.connect();
     let exists: boolean;

@@ -112,12 +112,18 @@ export class TriggerRole implements Role {
   }
 
   async start(): Promise<void> {
-    // A metric id whose name changes: the flows naming it are validated again with the name.
-    await this.metricCatalog.start((id) => {
-      for (const flow of flowsNamingMetric(this.table.all(), id))
-        this.applyFlow(flow.id, Buffer.from(JSON.stringify(flow.document)));
-    });
-    await this.flowsReader.start((record) => this.applyFlow(record.key, record.value));
+    // Flows are applied once the metric catalog is read; a metric id whose name changes later:
+    // the flows naming it are validated again with the name.
+    const applyFlow = this.metricCatalog.afterLoad((key: string | null, value: Buffer | null) =>
+      this.applyFlow(key, value),
+    );
+    await Promise.all([
+      this.metricCatalog.start((id) => {
+        for (const flow of flowsNamingMetric(this.table.all(), id))
+          this.applyFlow(flow.id, Buffer.from(JSON.stringify(flow.document)));
+      }),
+      this.flowsReader.start((record) => applyFlow(record.key, record.value)),
+    ]);
     this.flowsLoaded = true;
     this.ctx.logger.info({ flows: this.table.counts() }, 'flow table loaded');
     await this.checkCoPartitioning();
