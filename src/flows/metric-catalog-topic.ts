@@ -1,6 +1,6 @@
 // The metric catalog from a topic: flowhook.metrics (compacted, key = Klaviyo metric id, value =
 // `{ "name": "Placed Order", … }` or Klaviyo's metric resource `{ "id", "attributes": { "name" } }`,
-// null = delete). The trigger reads it to its end before the flow table, so a flow naming its
+// null = delete). The trigger applies flows only once it has read it to its end, so a flow naming its
 // metric by id matches events by name from the first event on, and keeps following it: a flow
 // whose trigger names an id that changes is validated again with the new name.
 //
