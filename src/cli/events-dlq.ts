@@ -143,7 +143,7 @@ export function originalMessage(message: KafkaMessage): Message {
 export interface EventsReplayResult {
   /** Records re-published, per source topic. */
   replayed: Record<string, number>;
-  /** Matching records without a source topic header: they cannot be replayed. */
+  /** Matching records without a source topic header or cut to fit: they cannot be replayed. */
   notReplayable: number;
 }
 
@@ -156,7 +156,7 @@ export async function eventsDlqReplay(
   for (const record of await readEventsDlq(ctx)) {
     const summary = summarize(record);
     if (!matches(summary, filter)) continue;
-    if (summary.source_topic === null) {
+    if (summary.source_topic === null || header(record.message, DLQ_HEADERS.truncated) !== null) {
       notReplayable += 1;
       continue;
     }
@@ -222,7 +222,9 @@ export async function eventsDlqCommand(argv: string[], io: CommandIo): Promise<n
     `replayed ${total} event${total === 1 ? '' : 's'}${where.length ? ` (${where.join(', ')})` : ''}`,
   );
   if (result.notReplayable > 0) {
-    io.err(`${result.notReplayable} matching record(s) name no source topic and were not replayed`);
+    io.err(
+      `${result.notReplayable} matching record(s) name no source topic or hold a cut value, and were not replayed`,
+    );
   }
   return 0;
 }

@@ -12,4 +12,6 @@ export const DLQ_HEADERS = {
   failedAt: 'flowhook-dlq-failed-at',
   flowId: 'flowhook-dlq-flow-id',
   actionId: 'flowhook-dlq-action-id',
+  /** On a copy cut to fit its topic: the original value's size in bytes (not replayable). */
+  truncated: 'flowhook-dlq-value-truncated',
 } as const;

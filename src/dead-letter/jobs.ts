@@ -21,7 +21,15 @@ export interface RejectedMessage {
   /** The value as read: UTF-8 text, or base64 when it is not valid UTF-8; null for no value. */
   raw: string | null;
   raw_encoding: 'utf8' | 'base64';
+  /** Set when `raw` holds only the first RAW_KEPT_BYTES of the value: its size in bytes. */
+  raw_bytes?: number;
 }
+
+/**
+ * Most bytes of a rejected value kept: the DLQ record must fit its topic whatever came in
+ * (base64 adds a third), and a prefix is enough to tell what it was.
+ */
+export const RAW_KEPT_BYTES = 64 * 1024;
 
 export type DlqEntry =
   | { kind: 'job'; letter: DeadLetter }
@@ -30,8 +38,16 @@ export type DlqEntry =
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-function rawText(value: Buffer | null): { raw: string | null; raw_encoding: 'utf8' | 'base64' } {
+function rawText(
+  value: Buffer | null,
+): Pick<RejectedMessage, 'raw' | 'raw_encoding' | 'raw_bytes'> {
   if (value === null) return { raw: null, raw_encoding: 'utf8' };
+  if (value.length > RAW_KEPT_BYTES) {
+    // Cut at a character boundary, so a UTF-8 value stays readable as text.
+    let end = RAW_KEPT_BYTES;
+    while (end > 0 && ((value[end] as number) & 0xc0) === 0x80) end -= 1;
+    return { ...rawText(value.subarray(0, end)), raw_bytes: value.length };
+  }
   try {
     return { raw: strictUtf8.decode(value), raw_encoding: 'utf8' };
   } catch {

@@ -137,11 +137,11 @@ function unknownMetric(idOrName: string, options: ValidateOptions): string | und
   const ids = Object.keys(catalog);
   if (ids.length === 0) {
     return KLAVIYO_METRIC_ID.test(idOrName)
-      ? `'${idOrName}' looks like a Klaviyo metric id, but events carry metric names: set FLOWHOOK_METRIC_CATALOG (id → name) or use the name`
+      ? `'${idOrName}' looks like a Klaviyo metric id, but events carry metric names: add it to the metric catalog (the metrics topic, or FLOWHOOK_METRIC_CATALOG: id → name) or use the name`
       : undefined;
   }
   if (Object.values(catalog).includes(idOrName)) return undefined;
-  return `'${idOrName}' is neither a metric name nor a metric id in FLOWHOOK_METRIC_CATALOG: no event may match it`;
+  return `'${idOrName}' is neither a metric name nor a metric id in the metric catalog (the metrics topic, FLOWHOOK_METRIC_CATALOG): no event may match it`;
 }
 
 // ---- template checks ----------------------------------------------------------------------------

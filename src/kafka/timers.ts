@@ -32,6 +32,11 @@ const dueKey = (due: number, id: string) =>
   `d:${Math.max(0, Math.floor(due)).toString().padStart(DUE_DIGITS, '0')}:${id}`;
 const indexKey = (id: string) => `i:${id}`;
 
+/** The changelog record scheduling `timer` writes (to measure it before it is set). */
+export function timerChangelogRecord(timer: Timer): { key: string; value: Buffer } {
+  return { key: dueKey(timer.due, timer.id), value: jsonCodec<Timer>().encode(timer) };
+}
+
 /** Timer operations over one store partition. */
 export class TimerService {
   constructor(private readonly store: KeyValueStore<TimerRow>) {}

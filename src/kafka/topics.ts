@@ -1,6 +1,7 @@
 import type { Admin, ITopicConfig } from 'kafkajs';
 import { KafkaPermissionError, KafkaUnavailableError } from '../errors';
 import type { Logger } from '../observability/logger';
+import { OWNED_TOPIC_MAX_MESSAGE_BYTES } from './record-limits';
 
 /**
  * Delay tiers of webhook retries and circuit waits (flowhook.retry.<tier>; flowhook.delays.<tier>
@@ -34,6 +35,8 @@ export interface TopicNames {
   review: string;
   /** Append-only record of control-plane changes (who changed what, when, from where). */
   audit: string;
+  /** Klaviyo metric id → name (compacted, key = metric id, value = {"name": …}; null = delete). */
+  metrics: string;
   retry(tier: DelayTier): string;
   delays(tier: DelayTier): string;
 }
@@ -53,6 +56,7 @@ export function topicNames(prefix: string): TopicNames {
     activity: `${prefix}activity`,
     review: `${prefix}review`,
     audit: `${prefix}audit`,
+    metrics: `${prefix}metrics`,
     retry: (tier) => `${prefix}retry.${tier}`,
     delays: (tier) => `${prefix}delays.${tier}`,
   };
@@ -69,7 +73,11 @@ const COMPACTED = [
   { name: 'min.compaction.lag.ms', value: '0' },
 ];
 
-/** Every topic flowhook owns, with its settings. Event topics belong to the producers. */
+/**
+ * Every topic flowhook owns, with its settings. Event topics belong to the producers. Each
+ * takes records up to OWNED_TOPIC_MAX_MESSAGE_BYTES, above the broker's 1 MiB default, so what
+ * flowhook derives from a large event (a timer, a job, a DLQ copy) fits.
+ */
 export function ownedTopics(names: TopicNames, layout: TopicLayout): ITopicConfig[] {
   const t = (
     topic: string,
@@ -79,7 +87,10 @@ export function ownedTopics(names: TopicNames, layout: TopicLayout): ITopicConfi
     topic,
     numPartitions: partitions,
     replicationFactor: layout.replication,
-    configEntries,
+    configEntries: [
+      ...(configEntries ?? []),
+      { name: 'max.message.bytes', value: String(OWNED_TOPIC_MAX_MESSAGE_BYTES) },
+    ],
   });
   return [
     // Flows are few and read whole by every trigger replica: one partition keeps their order.
@@ -97,6 +108,8 @@ export function ownedTopics(names: TopicNames, layout: TopicLayout): ITopicConfi
     t(names.review, COMPACTED),
     // Kept forever (an operator may set a retention); one partition: a small, totally ordered log.
     t(names.audit, [{ name: 'retention.ms', value: '-1' }], 1),
+    // A small table every trigger replica reads whole, like the flows.
+    t(names.metrics, COMPACTED, 1),
     ...DELAY_TIERS.map((tier) => t(names.retry(tier))),
     ...DELAY_TIERS.map((tier) => t(names.delays(tier))),
   ];

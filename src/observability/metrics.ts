@@ -206,6 +206,12 @@ export class FlowhookMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly recordsTooLarge = new Counter({
+    name: 'flowhook_records_too_large_total',
+    help: 'Records derived from an event and not produced because they exceed what their topic takes (max.message.bytes), by topic; the event goes to the events DLQ (record_too_large).',
+    labelNames: ['topic'] as const,
+    registers: [this.registry],
+  });
   readonly flowsLoaded = new Gauge({
     name: 'flowhook_flows_loaded',
     help: 'Valid flows in the flow table, by status (live, manual, draft).',

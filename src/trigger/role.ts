@@ -2,10 +2,12 @@ import type { Admin, KafkaMessage } from 'kafkajs';
 import type { FlowhookEvent, JobOutcome } from '../documents';
 import { EventDecodeError, FlowhookError } from '../errors';
 import { eventDeadLetter } from '../dead-letter/events';
+import { OversizedRecords } from '../dead-letter/oversized';
 import { decodeEvent, type SchemaRegistryDecoder } from '../events/decode';
 import { profileKey } from '../profile-key';
 import { schemaRegistryDecoder } from '../events/registry';
 import { FlowTable } from '../flows/flow-table';
+import { flowsNamingMetric, MetricCatalogTopic } from '../flows/metric-catalog-topic';
 import { flowSignaturePolicy } from '../flows/signature';
 import type { CompiledFlow } from '../flows/types';
 import { validateOptions } from '../flows/validate';
@@ -90,6 +92,7 @@ export class TriggerRole implements Role {
   readonly table: FlowTable;
   readonly processor: StreamProcessor;
   private readonly flowsReader: CompactedTopicReader;
+  private readonly metricCatalog: MetricCatalogTopic;
   private readonly registry: SchemaRegistryDecoder | undefined;
   private readonly organization: OrganizationInfo;
   private readonly state: StoreSpec<ProfileState>;
@@ -100,16 +103,28 @@ export class TriggerRole implements Role {
   private readonly dates: DateEntries | undefined;
   /** Partition counts of input topics, for the record-key check. */
   private readonly partitionCounts = new Map<string, number>();
+  /** Keeps records too large for their topic out of the task's transaction. */
+  private readonly oversized: OversizedRecords;
   private flowsLoaded = false;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly ctx: RoleContext) {
     const { config, kafka, topics, logger } = ctx;
+    const groupId = roleGroupId(config.topicPrefix, 'trigger');
+    this.metricCatalog = new MetricCatalogTopic(
+      kafka,
+      {
+        topic: topics.metrics,
+        groupPrefix: `${groupId}-metrics`,
+        configured: config.trigger.metricCatalog,
+      },
+      logger,
+    );
     this.table = new FlowTable({
       ...validateOptions(config),
+      metricCatalog: this.metricCatalog.catalog,
       signatures: flowSignaturePolicy(config.flowSigning, ctx.metrics.flowSignatureRefused),
     });
-    const groupId = roleGroupId(config.topicPrefix, 'trigger');
     this.flowsReader = new CompactedTopicReader(
       kafka,
       { topic: topics.flows, groupPrefix: `${groupId}-flows` },
@@ -130,6 +145,7 @@ export class TriggerRole implements Role {
           (flowId, reason) => ctx.metrics.flowSkips.inc({ flow_id: flowId, reason }),
         )
       : undefined;
+    this.oversized = new OversizedRecords(ctx);
     const eventTopics = config.eventTopics;
     const stores = [this.state, ...(this.profiles ? [this.profiles] : [])] as StoreSpec<unknown>[];
     this.processor = new StreamProcessor(
@@ -160,10 +176,22 @@ export class TriggerRole implements Role {
   }
 
   async start(): Promise<void> {
-    await this.flowsReader.start((record) => this.applyFlow(record.key, record.value));
+    // Flows are applied once the metric catalog is read; a metric id whose name changes later:
+    // the flows naming it are validated again with the name.
+    const applyFlow = this.metricCatalog.afterLoad((key: string | null, value: Buffer | null) =>
+      this.applyFlow(key, value),
+    );
+    await Promise.all([
+      this.metricCatalog.start((id) => {
+        for (const flow of flowsNamingMetric(this.table.all(), id))
+          this.applyFlow(flow.id, Buffer.from(JSON.stringify(flow.document)));
+      }),
+      this.flowsReader.start((record) => applyFlow(record.key, record.value)),
+    ]);
     this.flowsLoaded = true;
     this.ctx.logger.info({ flows: this.table.counts() }, 'flow table loaded');
     await this.checkCoPartitioning();
+    await this.oversized.load();
     await this.processor.start({
       process: (record, context) => this.process(record, context),
       onTimer: (timer, context) => this.onTimer(timer, context),
@@ -202,7 +230,12 @@ export class TriggerRole implements Role {
       );
     } else if (result.outcome === 'accepted') {
       logger.info(
-        { flow_id: key, version: result.flow.version, status: result.flow.status },
+        {
+          flow_id: key,
+          version: result.flow.version,
+          status: result.flow.status,
+          ...(result.warnings.length > 0 && { warnings: result.warnings }),
+        },
         'flow loaded',
       );
       // A date flow takes the profiles already in the store: every task sweeps its share.
@@ -252,10 +285,11 @@ export class TriggerRole implements Role {
 
   private async process(record: ProcessorRecord, context: ProcessorContext): Promise<void> {
     const started = process.hrtime.bigint();
-    if (record.topic === this.ctx.topics.resume) this.resumeFromTopic(record, context);
-    else if (record.topic === this.ctx.topics.outcomes) this.resumeAfterWebhook(record, context);
-    else if (this.profileTopics.has(record.topic)) await this.processProfileUpdate(record, context);
-    else await this.processEvent(record, context);
+    const bounded = this.oversized.bound(context, () => record);
+    if (record.topic === this.ctx.topics.resume) this.resumeFromTopic(record, bounded);
+    else if (record.topic === this.ctx.topics.outcomes) this.resumeAfterWebhook(record, bounded);
+    else if (this.profileTopics.has(record.topic)) await this.processProfileUpdate(record, bounded);
+    else await this.processEvent(record, bounded);
     this.ctx.metrics.eventDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
@@ -434,18 +468,24 @@ export class TriggerRole implements Role {
 
   /** A delay timer fired (continue the walk after the delay), or a date flow's timer. */
   private onTimer(timer: Timer, context: ProcessorContext): void {
-    const date = this.dates?.onTimer(timer, context) ?? false;
+    // The DLQ source of a record too large to emit: the event the timer's walk is about.
+    let event = (timer.payload as Partial<ResumeRecord> | undefined)?.event;
+    const bounded = this.oversized.bound(context, () =>
+      syntheticSource(this.ctx.topics.timers, context.partition, event as FlowhookEvent),
+    );
+    const date = this.dates?.onTimer(timer, bounded) ?? false;
     if (date === false) {
-      this.resume(timer.payload as ResumeRecord, context, undefined);
+      this.resume(timer.payload as ResumeRecord, bounded, undefined);
       return;
     }
     if (date === null) return;
+    event = date.event;
     const stored = context.store(this.profiles as StoreSpec<ProfileRecord>).get(timer.key);
     this.enterFlows(
       date.event,
       timer.key,
       { profile: stored?.profile, stored: stored ?? null },
-      context,
+      bounded,
       undefined,
       [date.flow],
     );
@@ -603,6 +643,7 @@ export class TriggerRole implements Role {
     this.closing ??= (async () => {
       await this.processor.stop();
       await this.flowsReader.stop();
+      await this.metricCatalog.stop();
     })();
     return this.closing;
   }
