@@ -364,6 +364,16 @@ export interface MultiBranchSplitAction extends ActionBase {
 }
 export type Weekday =
   'monday' | 'tuesday' | 'wednesday' | 'thursday' | 'friday' | 'saturday' | 'sunday';
+/** In Date.getUTCDay() order (0 = Sunday). */
+export const WEEKDAYS: readonly Weekday[] = [
+  'sunday',
+  'monday',
+  'tuesday',
+  'wednesday',
+  'thursday',
+  'friday',
+  'saturday',
+];
 export interface TimeDelayData {
   /** Default `days`. */
   unit?: 'days' | 'hours' | 'minutes';

@@ -62,6 +62,7 @@ import {
   type ValidateOptions,
   type ValidationProblem,
   type ValidationResult,
+  WEEKDAYS,
 } from './types';
 
 const ajv = new Ajv2020({
@@ -335,15 +336,7 @@ export function validateOptions(config: FlowhookConfig): ValidateOptions {
   };
 }
 
-const WEEKDAY_NAMES = new Set([
-  'monday',
-  'tuesday',
-  'wednesday',
-  'thursday',
-  'friday',
-  'saturday',
-  'sunday',
-]);
+const WEEKDAY_NAMES: ReadonlySet<string> = new Set(WEEKDAYS);
 
 /** A date trigger on a profile property (defaults as in Klaviyo's schema), or null. */
 function compileDateTrigger(

@@ -14,7 +14,7 @@
 //     With `trigger_days`, only entry days on those weekdays count.
 //   - Past occurrences are never back-filled: the next entry is the first one after "now".
 
-import type { DateTriggerSpec, Weekday } from '../flows/types';
+import { WEEKDAYS, type DateTriggerSpec, type Weekday } from '../flows/types';
 import { isValidTimeZone, zonedTimeToUtc } from './delay';
 
 interface CalendarDate {
@@ -22,16 +22,6 @@ interface CalendarDate {
   month: number; // 1-12
   day: number;
 }
-
-const WEEKDAYS: readonly Weekday[] = [
-  'sunday',
-  'monday',
-  'tuesday',
-  'wednesday',
-  'thursday',
-  'friday',
-  'saturday',
-];
 
 /** The calendar date a property value holds, or null. */
 export function parseDateValue(value: unknown): CalendarDate | null {

@@ -218,6 +218,19 @@ export function walkFlow(input: WalkInput): WalkResult {
     if (detail !== undefined) s.detail = detail;
     result.steps.push(s);
   };
+  /** Where the walk resumes after waiting `waitMs` at `actionId`. */
+  const waitAt = (actionId: string, resumeActionId: string, waitMs: number): DelayResume => ({
+    flow_id: flow.id,
+    flow_version: flow.version,
+    event_id: event.id,
+    profile_id: profileId,
+    delay_action_id: actionId,
+    resume_action_id: resumeActionId,
+    wait_ms: waitMs,
+    resume_at: new Date(now.getTime() + waitMs).toISOString(),
+    previous_entry_at: previousEntryAt === null ? null : previousEntryAt.toISOString(),
+    flow_start_at: flowStartAt.toISOString(),
+  });
   const passesProfileFilter = (): boolean => flow.profileFilter === null || flow.profileFilter(ctx);
 
   let current: string | null = input.startAt ?? flow.entryActionId;
@@ -266,16 +279,7 @@ export function walkFlow(input: WalkInput): WalkResult {
               job.await_outcome = true;
               step(action.id, 'delay', 'webhook_outcome');
               result.delay = {
-                flow_id: flow.id,
-                flow_version: flow.version,
-                event_id: event.id,
-                profile_id: profileId,
-                delay_action_id: action.id,
-                resume_action_id: action.next,
-                wait_ms: AWAIT_OUTCOME_MS,
-                resume_at: new Date(now.getTime() + AWAIT_OUTCOME_MS).toISOString(),
-                previous_entry_at: previousEntryAt === null ? null : previousEntryAt.toISOString(),
-                flow_start_at: flowStartAt.toISOString(),
+                ...waitAt(action.id, action.next, AWAIT_OUTCOME_MS),
                 awaits: job.id,
               };
               current = null;
@@ -324,18 +328,7 @@ export function walkFlow(input: WalkInput): WalkResult {
           input.fallbackTimeZone,
         );
         step(action.id, 'delay', String(d.waitMs));
-        result.delay = {
-          flow_id: flow.id,
-          flow_version: flow.version,
-          event_id: event.id,
-          profile_id: profileId,
-          delay_action_id: action.id,
-          resume_action_id: action.next,
-          wait_ms: d.waitMs,
-          resume_at: d.resumeAt.toISOString(),
-          previous_entry_at: previousEntryAt === null ? null : previousEntryAt.toISOString(),
-          flow_start_at: (Number.isNaN(flowStartAt.getTime()) ? now : flowStartAt).toISOString(),
-        };
+        result.delay = waitAt(action.id, action.next, d.waitMs);
         current = null;
         break;
       }
