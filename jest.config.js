@@ -19,6 +19,7 @@ module.exports = {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       transform,
       testEnvironment: 'node',
+      setupFiles: ['<rootDir>/test/setup/preload-kafkajs.js'],
       globalSetup: '<rootDir>/test/setup/global-setup.ts',
       globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
     },

@@ -225,6 +225,9 @@ export class BatchConsumer {
       topics: Array.isArray(this.options.topics) ? this.options.topics : [this.options.topics],
       fromBeginning: this.options.fromBeginning ?? true,
     });
+    // stop() came during the connect (e.g. of a replacement consumer): it already stopped and
+    // disconnected this consumer; running it now would leave it fetching after the stop.
+    if (this.closing) return;
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,

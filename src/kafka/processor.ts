@@ -274,6 +274,9 @@ export class StreamProcessor {
     const consumer = this.consumer;
     await consumer.connect();
     await consumer.subscribe({ topics: this.options.topics, fromBeginning: true });
+    // stop() came during the connect (e.g. of a replacement consumer): it already stopped and
+    // disconnected this consumer; running it now would leave it fetching after the stop.
+    if (this.closing) return;
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
