@@ -20,9 +20,7 @@ import {
   type ReviewRow,
 } from './sql';
 import { checkFilter, decodeCursor, pageSize, type ActivityStore, type IngestWrite } from './store';
-import type { ActivityFilter, ActivityPage, ActivityStatus, ReviewItem } from './types';
-
-type StatusCounts = Record<string, Partial<Record<ActivityStatus, number>>>;
+import type { ActivityFilter, ActivityPage, ReviewItem, StatusCounts } from './types';
 
 const COLUMN_TYPES: Record<(typeof ACTIVITY_COLUMNS)[number], string> = {
   id: 'text',

@@ -21,9 +21,7 @@ import {
   type ReviewRow,
 } from './sql';
 import { checkFilter, decodeCursor, pageSize, type ActivityStore, type IngestWrite } from './store';
-import type { ActivityFilter, ActivityPage, ActivityStatus, ReviewItem } from './types';
-
-type StatusCounts = Record<string, Partial<Record<ActivityStatus, number>>>;
+import type { ActivityFilter, ActivityPage, ReviewItem, StatusCounts } from './types';
 
 export interface SqliteStoreOptions {
   /** A file path, or `:memory:`. */

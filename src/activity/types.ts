@@ -89,8 +89,8 @@ export interface ActivityReader {
   }>;
   reviewItem(id: string): Promise<ReviewItem | undefined>;
   /** Records per status for each of these flows since `since` (flows without any are absent). */
-  statusCounts(
-    flowIds: readonly string[],
-    since: Date,
-  ): Promise<Record<string, Partial<Record<ActivityStatus, number>>>>;
+  statusCounts(flowIds: readonly string[], since: Date): Promise<StatusCounts>;
 }
+
+/** flow id → records per status. */
+export type StatusCounts = Record<string, Partial<Record<ActivityStatus, number>>>;

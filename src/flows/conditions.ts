@@ -493,14 +493,14 @@ function compileConsent(
   // What each (can receive, subscription) pair means for the stored status; a profile the
   // store knows nothing about has never subscribed.
   const wanted: Record<string, (s: ConsentStatus) => boolean> = {
-    'true:any': (s) => s === 'subscribed',
-    'true:subscribed': (s) => s === 'subscribed',
-    'true:never_subscribed': (s) => s === 'never_subscribed',
-    'false:any': (s) => s !== 'subscribed',
-    'false:unsubscribed': (s) => s === 'unsubscribed',
-    'false:never_subscribed': (s) => s === 'never_subscribed',
+    'true|any': (s) => s === 'subscribed',
+    'true|subscribed': (s) => s === 'subscribed',
+    'true|never_subscribed': (s) => s === 'never_subscribed',
+    'false|any': (s) => s !== 'subscribed',
+    'false|unsubscribed': (s) => s === 'unsubscribed',
+    'false|never_subscribed': (s) => s === 'never_subscribed',
   };
-  const match = wanted[`${String(can)}:${status.subscription}`];
+  const match = wanted[`${String(can)}|${status.subscription}`];
   if (match === undefined) {
     problems.push({
       path: `${path}.consent.consent_status.subscription`,
