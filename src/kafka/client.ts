@@ -1,6 +1,7 @@
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { KafkaSettings } from '../config/load';
 import type { Logger } from '../observability/logger';
+import { installCoordinatorCache } from './coordinator-cache';
 
 // kafkajs warns about its v2 partitioner change on every producer; flowhook always uses the
 // default (murmur2-compatible) partitioner, so the warning carries no information.
@@ -57,6 +58,7 @@ export function createKafka(
   settings: KafkaSettings & { brokers: string[] },
   logger: Logger,
 ): Kafka {
+  installCoordinatorCache();
   const config: KafkaConfig = {
     clientId: settings.clientId,
     brokers: settings.brokers,

@@ -12,7 +12,11 @@
 //
 // Commits. A task's outputs, changelog records and input offsets since its last commit go out
 // in one transaction, when its input is drained (low latency when idle) and otherwise at least
-// every commit interval (throughput under load). Tasks commit independently and concurrently.
+// every commit interval (throughput under load). Tasks commit independently and concurrently,
+// and a commit does not hold up processing: the task seals its work and hands it to the
+// transaction, the consumer fetches on and the task processes into a new interval (its stores
+// read the sealed writes until they are on disk). One transaction per task is in flight at a
+// time; what was processed meanwhile goes in the next one, as soon as it settles.
 //
 // Faults. A failed commit or a handler error puts the task back at its last commit: the
 // uncommitted overlay and outbox are dropped, the consumer is sought back to the committed
@@ -103,6 +107,16 @@ export interface StreamProcessorDeps {
 type TaskState = 'initializing' | 'running' | 'closed';
 
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+/**
+ * Retries of the task producers' requests. The first retry comes after a few milliseconds:
+ * right after a commit the coordinator is still writing the previous transaction's markers
+ * and answers the next transaction's first AddPartitionsToTxn with CONCURRENT_TRANSACTIONS for
+ * a few ms; a 100 ms first backoff made that the largest part of every commit (the Java client
+ * retries this case after 20 ms). Doubling from 5 ms, eight retries still wait about 1.3 s
+ * in all before the transaction fails, is aborted and processed again (exactly-once comes from
+ * the transaction, not from retrying forever).
+ */
+const TRANSACTIONAL_RETRY = { retries: 8, initialRetryTime: 5, maxRetryTime: 2000 };
 const RECOVERY_BACKOFF_MS = [200, 500, 1000, 2000, 5000, 10_000];
 
 class Task {
@@ -116,6 +130,12 @@ class Task {
   readonly committed = new Map<string, bigint>();
   dirty = false;
   firstUncommittedAt = 0;
+  /** The last batch processed reached the end of its partition. */
+  drained = false;
+  /** The transaction in flight (one at a time: it has the task's producer), until it settles. */
+  committing: Promise<void> | undefined;
+  /** A commit failed: nothing commits until the task is back at its last commit. */
+  broken = false;
   producer: Producer | undefined;
   commitTimer: NodeJS.Timeout | undefined;
   wakeTimer: NodeJS.Timeout | undefined;
@@ -149,14 +169,24 @@ class Task {
     this.wakeAt = Infinity;
   }
 
-  /** Drops everything since the last commit. */
+  /** Drops everything since the last commit (wait for `committing` to settle first). */
   discard(): void {
     for (const store of this.stores.values()) store.discard();
     this.outbox = new Outbox();
     this.dirty = false;
+    this.broken = false;
     this.position.clear();
     for (const [topic, offset] of this.committed) this.position.set(topic, offset);
   }
+}
+
+/** What one transaction carries, handed over from the task when it starts. */
+interface SealedWork {
+  outbox: Outbox;
+  /** Changelog topics written, with their store. */
+  changelogs: Map<string, StorePartition<unknown>>;
+  /** Next offset to process per input topic: committed with this work. */
+  positions: Map<string, bigint>;
 }
 
 class PauseRequest {
@@ -350,17 +380,13 @@ export class StreamProcessor {
         last = message.offset;
       }
     } catch (err) {
-      this.recover(task, 'process_failed', err);
+      await this.recover(task, 'process_failed', err);
       return;
     }
     if (last !== undefined) resolveOffset(last);
-    const drained = BigInt(batch.lastOffset()) + 2n >= BigInt(batch.highWatermark);
-    if (
-      task.dirty &&
-      (drained || this.clock() - task.firstUncommittedAt >= this.options.commitIntervalMs)
-    ) {
-      await this.commit(task);
-    }
+    task.drained = BigInt(batch.lastOffset()) + 2n >= BigInt(batch.highWatermark);
+    // The commit goes on while the consumer fetches and this task processes what comes next.
+    this.commitIfDue(task);
     this.deps.metrics.batchDuration.observe(
       { group: this.options.groupId },
       Number(process.hrtime.bigint() - started) / 1e9,
@@ -396,76 +422,126 @@ export class StreamProcessor {
     if (!task.commitTimer) {
       task.commitTimer = setTimeout(() => {
         task.commitTimer = undefined;
-        void task.run(async () => {
-          if (task.dirty && task.state === 'running') await this.commit(task);
-        });
+        void task.run(async () => this.startCommit(task));
       }, this.options.commitIntervalMs);
     }
   }
 
-  /** One transaction: outputs, changelog records and input offsets of the task. */
-  private async commit(task: Task): Promise<void> {
-    if (!task.dirty) return;
-    const started = process.hrtime.bigint();
-    const { groupId } = this.options;
-    const changelogs = new Map<string, { store: StorePartition<unknown>; count: number }>();
-    const outbox = task.outbox;
-    for (const store of task.stores.values()) {
-      const records = store.changelogRecords();
-      for (const record of records) outbox.send(store.spec.changelogTopic, record);
-      if (records.length > 0)
-        changelogs.set(store.spec.changelogTopic, { store, count: records.length });
+  /** Commits when the input is drained, or when the oldest uncommitted work is an interval old. */
+  private commitIfDue(task: Task): void {
+    if (
+      task.dirty &&
+      (task.drained || this.clock() - task.firstUncommittedAt >= this.options.commitIntervalMs)
+    ) {
+      this.startCommit(task);
     }
-    const offsets = [...task.position].map(([topic, offset]) => ({
+  }
+
+  /**
+   * Starts one transaction with the task's work so far (outputs, changelog records, input
+   * offsets), unless one is in flight: the work processed meanwhile then goes in the next,
+   * started as soon as this one settles (a group commit). Runs inside task.run; the
+   * transaction itself does not, so processing goes on while it is sent.
+   */
+  private startCommit(task: Task): void {
+    if (!task.dirty || task.committing || task.broken || task.state !== 'running') return;
+    const work = this.seal(task);
+    const started = process.hrtime.bigint();
+    task.committing = this.send(task, work)
+      .then(
+        (ends) => this.committed(task, work, ends, started),
+        (err: unknown) => this.commitFailed(task, err),
+      )
+      .finally(() => {
+        task.committing = undefined;
+        if (task.dirty) void task.run(async () => this.commitIfDue(task));
+      });
+  }
+
+  /** Hands the task's work to a commit; the task goes on with an empty interval. */
+  private seal(task: Task): SealedWork {
+    const outbox = task.outbox;
+    const changelogs = new Map<string, StorePartition<unknown>>();
+    for (const store of task.stores.values()) {
+      const records = store.seal();
+      for (const record of records) outbox.send(store.spec.changelogTopic, record);
+      if (records.length > 0) changelogs.set(store.spec.changelogTopic, store);
+    }
+    task.outbox = new Outbox();
+    task.dirty = false;
+    if (task.commitTimer) clearTimeout(task.commitTimer);
+    task.commitTimer = undefined;
+    return { outbox, changelogs, positions: new Map(task.position) };
+  }
+
+  /** One transaction; resolves with the offset after the task's last record per changelog. */
+  private async send(task: Task, work: SealedWork): Promise<Map<string, bigint>> {
+    const offsets = [...work.positions].map(([topic, offset]) => ({
       topic,
       partitions: [{ partition: task.partition, offset: offset.toString() }],
     }));
-    const lastChangelogOffset = new Map<string, bigint>();
+    const ends = new Map<string, bigint>();
+    const producer = await this.producerFor(task);
+    const tx = await producer.transaction();
     try {
-      const producer = await this.producerFor(task);
-      const tx = await producer.transaction();
-      try {
-        for (const topicMessages of outbox.requests()) {
-          const results = await tx.sendBatch({ topicMessages });
-          for (const r of results) {
-            if (!changelogs.has(r.topicName) || r.partition !== task.partition) continue;
-            const sent = topicMessages
-              .filter((t) => t.topic === r.topicName)
-              .reduce(
-                (n, t) => n + t.messages.filter((m) => m.partition === task.partition).length,
-                0,
-              );
-            const end = BigInt(r.baseOffset ?? '0') + BigInt(sent);
-            if (end > (lastChangelogOffset.get(r.topicName) ?? -1n))
-              lastChangelogOffset.set(r.topicName, end);
-          }
+      for (const topicMessages of work.outbox.requests()) {
+        const results = await tx.sendBatch({ topicMessages });
+        for (const r of results) {
+          if (!work.changelogs.has(r.topicName) || r.partition !== task.partition) continue;
+          const sent = topicMessages
+            .filter((t) => t.topic === r.topicName)
+            .reduce(
+              (n, t) => n + t.messages.filter((m) => m.partition === task.partition).length,
+              0,
+            );
+          const end = BigInt(r.baseOffset ?? '0') + BigInt(sent);
+          if (end > (ends.get(r.topicName) ?? -1n)) ends.set(r.topicName, end);
         }
-        if (offsets.length > 0) await tx.sendOffsets({ consumerGroupId: groupId, topics: offsets });
-        await tx.commit();
-      } catch (err) {
-        if (tx.isActive()) await tx.abort().catch(() => undefined);
-        throw err;
       }
+      if (offsets.length > 0)
+        await tx.sendOffsets({ consumerGroupId: this.options.groupId, topics: offsets });
+      await tx.commit();
     } catch (err) {
-      this.deps.metrics.transactionsAborted.inc({ group: groupId });
-      await this.retireProducer(task);
-      this.recover(task, 'commit_failed', err);
-      return;
+      if (tx.isActive()) await tx.abort().catch(() => undefined);
+      throw err;
     }
-    for (const { store } of changelogs.values()) {
-      store.committed(lastChangelogOffset.get(store.spec.changelogTopic));
-    }
-    for (const [topic, offset] of task.position) task.committed.set(topic, offset);
-    task.outbox = new Outbox();
-    task.dirty = false;
+    return ends;
+  }
+
+  private committed(
+    task: Task,
+    work: SealedWork,
+    ends: Map<string, bigint>,
+    started: bigint,
+  ): void {
+    for (const store of task.stores.values()) store.committed(ends.get(store.spec.changelogTopic));
+    for (const [topic, offset] of work.positions) task.committed.set(topic, offset);
     task.failures = 0;
-    if (task.commitTimer) clearTimeout(task.commitTimer);
-    task.commitTimer = undefined;
     this.deps.metrics.commitDuration.observe(
-      { group: groupId },
+      { group: this.options.groupId },
       Number(process.hrtime.bigint() - started) / 1e9,
     );
     this.scheduleWake(task);
+  }
+
+  /** The transaction failed: the task goes back to its last commit (queued behind its work). */
+  private async commitFailed(task: Task, err: unknown): Promise<void> {
+    task.broken = true;
+    this.deps.metrics.transactionsAborted.inc({ group: this.options.groupId });
+    await this.retireProducer(task);
+    void task.run(() => this.recover(task, 'commit_failed', err));
+  }
+
+  /** Waits for the transaction in flight, if any (it never rejects: failures are handled). */
+  private async settle(task: Task): Promise<void> {
+    while (task.committing) await task.committing;
+  }
+
+  /** Commits everything processed so far and waits for it (inside task.run). */
+  private async flush(task: Task): Promise<void> {
+    await this.settle(task);
+    this.startCommit(task);
+    await this.settle(task);
   }
 
   private async producerFor(task: Task): Promise<Producer> {
@@ -476,9 +552,7 @@ export class StreamProcessor {
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       transactionTimeout: 60_000,
-      // Bounded: a request that keeps failing fails the transaction, which is aborted and
-      // processed again (exactly-once comes from the transaction, not from retrying forever).
-      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
+      retry: TRANSACTIONAL_RETRY,
     });
     await producer.connect();
     // kafkajs initialises the transactional producer id at the first transaction: do it now,
@@ -503,7 +577,8 @@ export class StreamProcessor {
    * a backoff. The backoff is a timer, not a wait inside the task: the consumer keeps
    * fetching the other partitions and heartbeating meanwhile.
    */
-  private recover(task: Task, reason: string, err: unknown): void {
+  private async recover(task: Task, reason: string, err: unknown): Promise<void> {
+    await this.settle(task);
     const { groupId } = this.options;
     this.deps.metrics.taskRecoveries.inc({ group: groupId, reason });
     task.failures += 1;
@@ -587,11 +662,11 @@ export class StreamProcessor {
       try {
         await handler.onWake(this.contextFor(task));
       } catch (err) {
-        this.recover(task, 'wake_failed', err);
+        await this.recover(task, 'wake_failed', err);
         return;
       }
       this.markDirty(task);
-      await this.commit(task);
+      this.startCommit(task);
       this.scheduleWake(task);
     });
   }
@@ -616,12 +691,12 @@ export class StreamProcessor {
         );
       }
     } catch (err) {
-      this.recover(task, 'timer_failed', err);
+      await this.recover(task, 'timer_failed', err);
       return;
     }
     if (due.length > 0) {
       this.markDirty(task);
-      await this.commit(task);
+      this.startCommit(task);
     }
     this.scheduleWake(task);
   }
@@ -647,6 +722,7 @@ export class StreamProcessor {
       if (wanted.has(p)) {
         // kafkajs starts every generation from the committed offsets: so does the task.
         void task.run(async () => {
+          await this.settle(task);
           if (task.dirty)
             this.deps.metrics.taskRecoveries.inc({
               group: this.options.groupId,
@@ -836,7 +912,8 @@ export class StreamProcessor {
 
   private async closeTask(task: Task, commitFirst: boolean): Promise<void> {
     await task.run(async () => {
-      if (commitFirst && task.state === 'running' && task.dirty) await this.commit(task);
+      if (commitFirst) await this.flush(task);
+      else await this.settle(task);
       task.state = 'closed';
       task.clearTimers();
       task.discard();

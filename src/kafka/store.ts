@@ -128,11 +128,14 @@ export class LocalStateDirectory {
 }
 
 /**
- * One store partition inside a task: reads see the overlay first, then LMDB; writes go to the
- * overlay until the task's transaction commits.
+ * One store partition inside a task: reads see this interval's writes first, then the writes
+ * of the transaction being committed (sealed), then LMDB. Writes go to the current interval;
+ * seal() hands them to a commit while the task goes on processing into a new interval, and
+ * they reach LMDB when that transaction has committed.
  */
 export class StorePartition<T> implements KeyValueStore<T> {
   private overlay = new Map<string, Buffer | null>();
+  private sealed = new Map<string, Buffer | null>();
 
   constructor(
     readonly spec: StoreSpec<T>,
@@ -144,8 +147,13 @@ export class StorePartition<T> implements KeyValueStore<T> {
     return this.overlay.size > 0;
   }
 
+  private pending(key: string): Buffer | null | undefined {
+    const current = this.overlay.get(key);
+    return current !== undefined ? current : this.sealed.get(key);
+  }
+
   get(key: string): T | undefined {
-    const pending = this.overlay.get(key);
+    const pending = this.pending(key);
     if (pending !== undefined)
       return pending === null ? undefined : this.spec.codec.decode(pending);
     const bytes = this.local.database(this.spec.name, this.partition).getBinary(key);
@@ -165,7 +173,9 @@ export class StorePartition<T> implements KeyValueStore<T> {
     const limit = options.limit ?? Infinity;
     const inRange = (k: string) =>
       (start === undefined || k >= start) && (end === undefined || k < end);
-    const pending = [...this.overlay.keys()].filter(inRange).sort(compareKeys);
+    const pending = [...new Set([...this.overlay.keys(), ...this.sealed.keys()])]
+      .filter(inRange)
+      .sort(compareKeys);
     const db = this.local.database(this.spec.name, this.partition);
     const stored = db.getRange({ start, end })[Symbol.iterator]();
     let next = stored.next();
@@ -182,7 +192,7 @@ export class StorePartition<T> implements KeyValueStore<T> {
         (storedKey === undefined || compareKeys(pendingKey, storedKey) <= 0)
       ) {
         key = pendingKey;
-        bytes = this.overlay.get(pendingKey) ?? null;
+        bytes = this.pending(pendingKey) ?? null;
         i += 1;
         if (storedKey === pendingKey) next = stored.next();
       } else {
@@ -196,22 +206,30 @@ export class StorePartition<T> implements KeyValueStore<T> {
     }
   }
 
-  /** This interval's changes as changelog records (one per key: the last write wins). */
-  changelogRecords(): Message[] {
-    return [...this.overlay].map(([key, value]) => ({ key, value, partition: this.partition }));
-  }
-
-  /** The transaction committed: the overlay becomes the local copy, at the new checkpoint. */
-  committed(checkpoint: bigint | undefined): void {
-    if (this.overlay.size === 0 && checkpoint === undefined) return;
-    const current = this.local.checkpoint(this.spec.name, this.partition) ?? 0n;
-    this.local.apply(this.spec.name, this.partition, this.overlay, checkpoint ?? current);
+  /**
+   * This interval's changes as changelog records (one per key: the last write wins), handed to
+   * the commit about to start. One commit at a time: the previous one has settled.
+   */
+  seal(): Message[] {
+    if (this.sealed.size > 0) throw new Error(`store ${this.spec.name}: a commit is in flight`);
+    this.sealed = this.overlay;
     this.overlay = new Map();
+    return [...this.sealed].map(([key, value]) => ({ key, value, partition: this.partition }));
   }
 
-  /** The transaction aborted (or the work was handed back): forget this interval's changes. */
+  /** The sealed changes committed: they become the local copy, at the new checkpoint. */
+  committed(checkpoint: bigint | undefined): void {
+    const sealed = this.sealed;
+    this.sealed = new Map();
+    if (sealed.size === 0 && checkpoint === undefined) return;
+    const current = this.local.checkpoint(this.spec.name, this.partition) ?? 0n;
+    this.local.apply(this.spec.name, this.partition, sealed, checkpoint ?? current);
+  }
+
+  /** Back to the last commit (an abort, or the work was handed back): forget what is pending. */
   discard(): void {
     this.overlay = new Map();
+    this.sealed = new Map();
   }
 }
 

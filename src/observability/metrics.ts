@@ -28,7 +28,7 @@ export class FlowhookMetrics {
   });
   readonly batchDuration = new Histogram({
     name: 'flowhook_batch_duration_seconds',
-    help: 'Time to process one fetched batch, including the commit or transaction.',
+    help: 'Time to process one fetched batch (at-least-once roles: with the offset commit; the stream processor commits beside it).',
     labelNames: ['group'] as const,
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],

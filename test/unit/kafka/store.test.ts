@@ -42,17 +42,48 @@ describe('StorePartition', () => {
     store.put('a', { n: 2 });
     store.put('b', { n: 1 });
     store.delete('b');
-    const records = store.changelogRecords();
+    const records = store.seal();
     expect(records).toEqual([
       { key: 'a', value: Buffer.from('{"n":2}'), partition: 3 },
       { key: 'b', value: null, partition: 3 },
     ]);
   });
 
+  it('reads sealed writes while their commit is in flight, under writes made since', () => {
+    const store = new StorePartition(spec, 0, local);
+    store.put('a', { n: 1 });
+    store.put('b', { n: 1 });
+    expect(store.seal()).toHaveLength(2);
+    expect(store.dirty).toBe(false);
+    store.put('b', { n: 2 });
+    store.delete('a');
+    store.put('c', { n: 2 });
+    expect(store.get('a')).toBeUndefined();
+    expect(store.get('b')).toEqual({ n: 2 });
+    expect([...store.range({})]).toEqual([
+      ['b', { n: 2 }],
+      ['c', { n: 2 }],
+    ]);
+    // Only one commit at a time.
+    expect(() => store.seal()).toThrow('a commit is in flight');
+    store.committed(2n);
+    // The sealed writes are on disk; the later ones are still this interval's.
+    expect(local.database('counts', 0).getBinary('a')?.toString()).toBe('{"n":1}');
+    expect(store.seal()).toEqual([
+      { key: 'b', value: Buffer.from('{"n":2}'), partition: 0 },
+      { key: 'a', value: null, partition: 0 },
+      { key: 'c', value: Buffer.from('{"n":2}'), partition: 0 },
+    ]);
+    store.discard();
+    expect(store.get('b')).toEqual({ n: 1 });
+    expect(store.get('c')).toBeUndefined();
+  });
+
   it('keeps committed writes on disk with their checkpoint, across a reopen', () => {
     const store = new StorePartition(spec, 1, local);
     store.put('a', { n: 1 });
     store.put('b', { n: 2 });
+    store.seal();
     store.committed(42n);
     expect(store.dirty).toBe(false);
     local.close();
@@ -69,6 +100,7 @@ describe('StorePartition', () => {
   it('ranges over disk and overlay in key order, with deletes and overwrites applied', () => {
     const store = new StorePartition(spec, 0, local);
     for (const k of ['b', 'd', 'f']) store.put(k, { n: 1 });
+    store.seal();
     store.committed(3n);
     store.put('a', { n: 2 });
     store.put('d', { n: 2 });
@@ -87,6 +119,7 @@ describe('StorePartition', () => {
   it('wipe forgets the data and the checkpoint', () => {
     const store = new StorePartition(spec, 0, local);
     store.put('a', { n: 1 });
+    store.seal();
     store.committed(7n);
     local.wipe('counts', 0);
     expect(store.get('a')).toBeUndefined();

@@ -43,6 +43,7 @@ describe('TimerService', () => {
     const t0 = Date.UTC(2026, 5, 1);
     const waits = [400 * DAY, 1000, 7 * DAY, 60_000, 3_600_000, 30 * DAY];
     waits.forEach((w, i) => timers.schedule({ id: `t${i}`, due: t0 + w, key: 'k', payload: w }));
+    store.seal();
     store.committed(1n);
     const fired = timers.due(t0 + 400 * DAY, 100).map((t) => t.payload);
     expect(fired).toEqual([...waits].sort((a, b) => a - b));
@@ -61,6 +62,7 @@ describe('TimerService', () => {
 
   it('survives a reopen once committed (timers are on disk, not in a heap)', () => {
     timers.schedule({ id: 'x', due: 5000, key: 'k', payload: { flow: 'f' } });
+    store.seal();
     store.committed(10n);
     local.close();
     local = new LocalStateDirectory(dir);
