@@ -40,6 +40,11 @@ interface RateResult {
   max: number;
   /** Event produced → its job readable (read_committed) on flowhook.jobs. */
   triggerHop: Percentiles;
+  /**
+   * Event produced → the trigger handed its job to its producer (the job record's timestamp):
+   * the trigger hop without the commit and the read_committed fetch after it.
+   */
+  triggerProduced: Percentiles;
 }
 
 function percentiles(values: number[]): Percentiles {
@@ -54,6 +59,8 @@ function percentiles(values: number[]): Percentiles {
 
 /** Seen time of each job on flowhook.jobs, by bench id (the trigger hop). */
 const jobLatencies = new Map<string, number>();
+/** The job record's timestamp (set when the trigger sent it) − the event's send time. */
+const jobProduced = new Map<string, number>();
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -207,6 +214,9 @@ async function runRate(
     p90: percentile(latencies, 90),
     p99: percentile(latencies, 99),
     max: latencies[latencies.length - 1] ?? NaN,
+    triggerProduced: percentiles(
+      ids.map((id) => jobProduced.get(id)).filter((v): v is number => v !== undefined),
+    ),
     triggerHop: percentiles(
       ids.map((id) => jobLatencies.get(id)).filter((v): v is number => v !== undefined),
     ),
@@ -320,6 +330,7 @@ async function main(): Promise<void> {
         const job = JSON.parse(message.value!.toString()) as { body: string };
         const { id, sent } = JSON.parse(job.body) as { id: string; sent: number };
         if (!jobLatencies.has(id)) jobLatencies.set(id, at - sent);
+        if (!jobProduced.has(id)) jobProduced.set(id, Number(message.timestamp) - sent);
       },
     });
     // Warm-up until webhooks flow (the service joined its groups and loaded the flow).

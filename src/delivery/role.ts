@@ -14,6 +14,9 @@
 //     flowhook.jobs, same key; the delay role brings it back when due); dead → flowhook.dlq
 //     (DeadLetter with the whole history, key = job id). BatchConsumer produces the outbox
 //     (acks=all) before it commits the offsets: nothing is lost, a crash repeats attempts;
+//   - the batch is handed back to the consumer once its jobs are started, not finished: the
+//     next fetch does not wait for the slowest request of the last one; a partition's offsets
+//     move only over batches whose outcomes are all produced;
 //   - after `maxBatchMs` no new job is started: the batch commits what it started and the rest
 //     is fetched again, so offsets advance steadily under a long backlog.
 //
@@ -261,8 +264,10 @@ export class DeliveryRole implements Role {
     const messages = batch.messages;
     const active = new Set<Task>();
     let next = 0;
+    let allStarted = (): void => undefined;
+    const started = new Promise<void>((resolve) => (allStarted = resolve));
 
-    await new Promise<void>((allSettled, fail) => {
+    const settled = new Promise<void>((allSettled, fail) => {
       // Called from timers and promise callbacks: a bug must fail the batch (it is then
       // processed again), not escape as an unhandled rejection.
       const guarded = (fn: () => void) => (): void => {
@@ -314,12 +319,14 @@ export class DeliveryRole implements Role {
             }),
           );
         }
+        // Every job the batch takes is started: the consumer may fetch on.
+        allStarted();
         if (active.size === 0) allSettled();
       };
       pump();
-    });
-    this.updateCircuitGauge();
-    return { processed: next };
+    }).finally(() => this.updateCircuitGauge());
+    await Promise.race([started, settled]);
+    return { processed: next, settled };
   }
 
   /** Lets batches that wait for admission start jobs, in the order they started waiting. */

@@ -86,6 +86,23 @@ export interface BatchInput {
  */
 export interface BatchResult {
   processed: number;
+  /**
+   * Resolves when the outbox is complete (the delivery role returns once its jobs are
+   * started, and they finish here). The consumer fetches on meanwhile; the batch's outbox is
+   * produced and its offsets marked when this resolves, and a partition's offsets only ever
+   * move over batches that are all complete.
+   */
+  settled?: Promise<void>;
+}
+
+/**
+ * Where a partition's offsets may move: every offset below `line` has its outcome produced.
+ * Batches complete in any order; the line moves over them only where they are contiguous.
+ */
+interface CommitLine {
+  line: bigint;
+  /** Produced batches above the line: first offset → next offset after them. */
+  done: Map<bigint, bigint>;
 }
 
 export type BatchHandler = (batch: BatchInput, outbox: Outbox) => Promise<BatchResult | void>;
@@ -138,6 +155,10 @@ export class BatchConsumer {
   private pending = new Map<string, { topic: string; partition: number; offset: string }>();
   private commitTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> = Promise.resolve();
+  /** Per `topic:partition` of this generation: how far its offsets may move. */
+  private lines = new Map<string, CommitLine>();
+  /** Every batch outcome still being produced (stop() waits for them). */
+  private readonly producing = new Set<Promise<void>>();
 
   constructor(
     private readonly options: BatchConsumerOptions,
@@ -167,8 +188,10 @@ export class BatchConsumer {
       onJoin: (assignment) => {
         this.joined = true;
         this.restarts = 0;
-        // Offsets of the previous generation are the coordinator's business now.
+        // Offsets of the previous generation are the coordinator's business now: batches still
+        // settling are produced (at-least-once) but move no offset of the new generation.
         this.pending.clear();
+        this.lines = new Map();
         this.logger.info({ assignment }, 'joined consumer group');
       },
       onFatal: (err) => {
@@ -194,6 +217,7 @@ export class BatchConsumer {
     await new Promise((r) => setTimeout(r, backoff));
     if (this.closing || !this.handler) return;
     this.pending.clear();
+    this.lines = new Map();
     this.consumer = this.createConsumer();
     await this.run(this.handler).catch((e: unknown) => this.replaceConsumer(e as Error));
   }
@@ -258,18 +282,17 @@ export class BatchConsumer {
           return;
         }
         const through = batch.messages[processed - 1]?.offset as string;
-        for (const topicMessages of outbox.requests()) {
-          await this.producer.sendBatch({ topicMessages, acks: -1 });
-        }
+        const from = BigInt(batch.messages[0]?.offset as string);
+        const id = `${batch.topic}:${batch.partition}`;
+        let line = this.lines.get(id);
+        if (!line) this.lines.set(id, (line = { line: from, done: new Map() }));
+        const range = { from, next: BigInt(through) + 1n, highWatermark: batch.highWatermark };
+        // kafkajs fetches what follows at once; the outcome of this batch may still be on its way.
         resolveOffset(through);
-        this.pending.set(`${batch.topic}:${batch.partition}`, {
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: (BigInt(through) + 1n).toString(),
-        });
-        const drained = BigInt(through) + 2n >= BigInt(batch.highWatermark);
-        if (drained) await this.commit(consumer);
-        else this.scheduleCommit(consumer);
+        const outcome = this.settle(consumer, batch, result?.settled, outbox, line, range);
+        this.producing.add(outcome);
+        void outcome.finally(() => this.producing.delete(outcome));
+        if (!result?.settled) await outcome;
         await heartbeat();
         this.deps.metrics.batchDuration.observe(
           { group: this.options.groupId },
@@ -277,6 +300,67 @@ export class BatchConsumer {
         );
       },
     });
+  }
+
+  /**
+   * Produces a batch's outbox once it is complete, then moves the partition's commit line over
+   * it and every complete batch after it. A batch whose outcome cannot be produced sends the
+   * partition back to its line: what is above it is processed again (at-least-once).
+   */
+  private async settle(
+    consumer: Consumer,
+    batch: { topic: string; partition: number },
+    settled: Promise<void> | undefined,
+    outbox: Outbox,
+    line: CommitLine,
+    range: { from: bigint; next: bigint; highWatermark: string },
+  ): Promise<void> {
+    const id = `${batch.topic}:${batch.partition}`;
+    try {
+      await settled;
+      for (const topicMessages of outbox.requests()) {
+        await this.producer.sendBatch({ topicMessages, acks: -1 });
+      }
+    } catch (err) {
+      // A rejoin since: the new generation starts from the committed offsets anyway.
+      if (this.lines.get(id) !== line) return;
+      this.deps.metrics.kafkaErrors.inc({ kind: 'produce' });
+      this.logger.warn(
+        { err, topic: batch.topic, partition: batch.partition, offset: line.line.toString() },
+        'batch outcome not produced; the partition is processed again from its commit line',
+      );
+      if (consumer === this.consumer && !this.closing) {
+        consumer.seek({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: line.line.toString(),
+        });
+      }
+      return;
+    }
+    if (this.lines.get(id) !== line) return;
+    line.done.set(range.from, range.next);
+    const before = line.line;
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (const [from, next] of line.done) {
+        if (next <= line.line) line.done.delete(from);
+        else if (from <= line.line) {
+          line.line = next;
+          line.done.delete(from);
+          moved = true;
+        }
+      }
+    }
+    if (line.line === before) return;
+    this.pending.set(id, {
+      topic: batch.topic,
+      partition: batch.partition,
+      offset: line.line.toString(),
+    });
+    const drained = line.line + 1n >= BigInt(range.highWatermark);
+    if (drained) await this.commit(consumer);
+    else this.scheduleCommit(consumer);
   }
 
   private scheduleCommit(consumer: Consumer): void {
@@ -313,6 +397,8 @@ export class BatchConsumer {
       if (this.commitTimer) clearTimeout(this.commitTimer);
       const consumer = this.consumer;
       await consumer.stop().catch((err: unknown) => this.logger.warn({ err }, 'stopping consumer'));
+      // Batches handed on before the stop finish, are produced and commit.
+      await Promise.all([...this.producing]);
       await this.commit(consumer);
       await consumer
         .disconnect()

@@ -83,6 +83,43 @@ describe('BatchConsumer (at-least-once)', () => {
     expect(seen.sort()).toEqual(['a', 'b', 'c', 'd']);
   });
 
+  it('fetches on while a batch settles; offsets move only over batches that all settled', async () => {
+    const input = uniqueName('in');
+    const output = uniqueName('out');
+    await createTopic(kafka, input);
+    await createTopic(kafka, output);
+    const groupId = uniqueName('g');
+    const settle = new Map<string, () => void>();
+    const c = consumer({ groupId, topics: [input], commitIntervalMs: 50 });
+    await c.start(async (batch, outbox) => {
+      const value = batch.messages.map((m) => m.value!.toString()).join(',');
+      outbox.send(output, { value });
+      return {
+        processed: batch.messages.length,
+        settled: new Promise<void>((resolve) => settle.set(value, resolve)),
+      };
+    });
+    await waitFor(() => c.isReady(), { what: 'group join' });
+    await produce(input, ['first']);
+    await waitFor(() => settle.has('first'), { what: 'the first batch' });
+    // The first batch has not settled: the second is handed over all the same.
+    await produce(input, ['second']);
+    await waitFor(() => settle.has('second'), { what: 'the second batch, the first unsettled' });
+
+    settle.get('second')!();
+    const out = await readTopic(kafka, output, (m) => m.length >= 1);
+    expect(out.map((m) => m.value)).toEqual(['second']);
+    // The second batch's outcome is produced, but the first one's is not: nothing commits.
+    expect(await committedOffset(groupId, input)).toBe(0);
+
+    settle.get('first')!();
+    await waitFor(async () => (await committedOffset(groupId, input)) === 2, {
+      what: 'both offsets committed once the first batch settled',
+    });
+    const both = await readTopic(kafka, output, (m) => m.length >= 2);
+    expect(both.map((m) => m.value).sort()).toEqual(['first', 'second']);
+  });
+
   it('commits only what the handler processed; the rest is fetched again after resume', async () => {
     const input = uniqueName('in');
     await createTopic(kafka, input);
