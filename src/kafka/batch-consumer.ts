@@ -341,7 +341,7 @@ export class BatchConsumer {
     if (this.lines.get(id) !== line) return;
     line.done.set(range.from, range.next);
     const before = line.line;
-    for (let moved = true; moved; ) {
+    for (let moved = true; moved;) {
       moved = false;
       for (const [from, next] of line.done) {
         if (next <= line.line) line.done.delete(from);
