@@ -7,6 +7,7 @@ const BENCHES: [name: string, script: string, ...args: string[]][] = [
   ['templates', 'templates'],
   ['trigger', 'trigger'],
   ['profiles', 'trigger', '--profiles'],
+  ['price-drop', 'price-drop'],
   ['delivery', 'delivery'],
   ['e2e', 'e2e'],
   ['activity', 'activity'],

@@ -28,6 +28,9 @@
 //     within [now-max, now-min]. Anniversaries and calendar months use UTC; calendar-month 1 is
 //     January.
 //   - Trigger filters (metric-property) read only top-level event properties, by literal name.
+//     Those of price-drop and low-inventory flows (price-drop-property, low-inventory-property)
+//     read the properties of the event a catalog change makes (ITEM_EVENT_FIELDS; other field
+//     names are refused), each only in a flow with that trigger.
 //   - Profile properties: `email`, `phone_number`, `external_id`, `first_name`, `last_name`,
 //     `organization`, `title`, `id`, `location` and `location.<field>`; legacy `$email`,
 //     `$first_name`, `$city`, `$region`, `$country`, `$zip`, `$timezone`, … map to those; custom

@@ -107,12 +107,7 @@ export interface ItemEntriesDeps {
   flow(id: string): CompiledFlow | undefined;
   metrics: Pick<
     FlowhookMetrics,
-    | 'catalogUpdates'
-    | 'itemAudienceRecords'
-    | 'itemFanouts'
-    | 'itemEntriesEmitted'
-    | 'flowSkips'
-    | 'eventsConsumed'
+    'catalogUpdates' | 'itemAudienceRecords' | 'itemFanouts' | 'itemEntriesEmitted' | 'flowSkips'
   >;
   deadLetter(
     context: ProcessorContext,
@@ -223,7 +218,6 @@ export class ItemEntries {
   /** At the item's task: a catalog record; a change for a loaded flow starts a fan-out. */
   private async applyCatalog(record: ProcessorRecord, context: ProcessorContext): Promise<void> {
     const { metrics } = this.deps;
-    metrics.eventsConsumed.inc();
     const recordKey = record.key?.toString('utf8') ?? null;
     const store = context.store(this.catalog);
     if (record.value === null || record.value.length === 0) {
