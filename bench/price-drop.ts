@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Message } from 'kafkajs';
@@ -18,6 +18,7 @@ import { FlowhookService } from '../src/service/service';
 //      fan-out having emitted every entry (flowhook.item-entries), and to the last job being
 //      committed on flowhook.jobs (read by a read_committed consumer in this process);
 //   3. memory: peak JS heap and RSS of this process (flowhook and the reader) during the drop.
+// Results go to bench/results/price-drop.json (price-drop-<viewers>.json for another count).
 
 const VIEWERS = Number(process.env.BENCH_VIEWERS ?? 100_000);
 const PARTITIONS = 3;
@@ -225,12 +226,20 @@ async function main(): Promise<void> {
     );
     mkdirSync(join(__dirname, '..', '..', 'bench', 'results'), { recursive: true });
     writeFileSync(
-      join(__dirname, '..', '..', 'bench', 'results', 'price-drop.json'),
+      join(
+        __dirname,
+        '..',
+        '..',
+        'bench',
+        'results',
+        VIEWERS === 100_000 ? 'price-drop.json' : `price-drop-${VIEWERS}.json`,
+      ),
       JSON.stringify(result, null, 2) + '\n',
     );
   } finally {
     await service?.stop();
     await cluster.stop();
+    rmSync(stateDir, { recursive: true, force: true });
   }
 }
 

@@ -8,6 +8,7 @@ const BENCHES: [name: string, script: string, ...args: string[]][] = [
   ['trigger', 'trigger'],
   ['profiles', 'trigger', '--profiles'],
   ['price-drop', 'price-drop'],
+  ['birthdays', 'birthdays'],
   ['delivery', 'delivery'],
   ['e2e', 'e2e'],
   ['activity', 'activity'],

@@ -100,7 +100,7 @@ export interface ItemEntriesDeps {
   catalogTopics: readonly string[];
   /** How long audience rows are kept (FLOWHOOK_CATALOG_AUDIENCE_RETENTION). */
   retentionMs: number;
-  registry: SchemaRegistryDecoder | undefined;
+  registry(): SchemaRegistryDecoder | undefined;
   /** The profile store, when it is on (the profile an entry renders with). */
   profiles: StoreSpec<ProfileRecord> | undefined;
   itemFlows(): readonly CompiledFlow[];
@@ -230,7 +230,7 @@ export class ItemEntries {
     }
     let item: CatalogItem;
     try {
-      item = await decodeCatalogItem(record.value, { registry: this.deps.registry });
+      item = await decodeCatalogItem(record.value, { registry: this.deps.registry() });
     } catch (err) {
       if (err instanceof FlowhookError && err.retriable) throw err;
       const reason = err instanceof EventDecodeError ? err.reason : 'undecodable';

@@ -80,7 +80,9 @@ export function entryStateStore(changelogTopic: string): StoreSpec<ProfileState>
  * profile store (changelog flowhook.profile-store; off with FLOWHOOK_PROFILE_STORE=false), both
  * keyed by the profile key, and the durable timers of flow time delays (flowhook.timers).
  * Jobs, event-DLQ records, store changes, timers and consumed offsets commit in one transaction
- * per task and commit interval.
+ * per task and commit interval. With the catalog on, task p also reads partition p of the
+ * catalog topics and of flowhook.item-audience / flowhook.item-entries and owns the catalog and
+ * item-audience stores (src/trigger/item-entries.ts says how those are co-partitioned).
  *
  * Co-partitioning contract: events and profile updates are keyed by the profile key
  * (src/profile-key.ts), so all of one profile's records reach one partition and its state lives
@@ -149,15 +151,12 @@ export class TriggerRole implements Role {
         )
       : undefined;
     this.oversized = new OversizedRecords(ctx);
-    this.registry = config.trigger.schemaRegistryUrl
-      ? schemaRegistryDecoder(config.trigger.schemaRegistryUrl)
-      : undefined;
     this.items = config.catalog.enabled
       ? new ItemEntries({
           topics,
           catalogTopics: config.catalog.topics,
           retentionMs: config.catalog.audienceRetentionMs,
-          registry: this.registry,
+          registry: () => this.registry,
           profiles: this.profiles,
           itemFlows: () => this.table.itemFlows(),
           flow: (id) => this.table.get(id),
@@ -194,6 +193,9 @@ export class TriggerRole implements Role {
       },
       { kafka, logger, metrics: ctx.metrics },
     );
+    this.registry = config.trigger.schemaRegistryUrl
+      ? schemaRegistryDecoder(config.trigger.schemaRegistryUrl)
+      : undefined;
     this.organization = {
       name: config.trigger.organization.name,
       url: config.trigger.organization.url,
