@@ -167,7 +167,7 @@ export const STORE_CONDITIONS: readonly string[] = [
 
 const ALLOWED: Record<FilterLocation, ReadonlySet<string>> = {
   'trigger-filter': new Set(['metric-property', 'price-drop-property', 'low-inventory-property']),
-  'trigger-split': new Set(['metric-property']),
+  'trigger-split': new Set(['metric-property', 'price-drop-property']),
   'profile-filter': new Set([
     'profile-property',
     'profile-region',

@@ -692,7 +692,12 @@ export function validateFlow(doc: unknown, options: ValidateOptions): Validation
       key ?? `#${i}`,
       path,
       options,
-      triggerMetric,
+      // What trigger splits may read: a metric flow's event, or a price-drop flow's (Klaviyo).
+      triggerMetric !== null
+        ? { type: 'metric', metric: triggerMetric }
+        : t?.type === 'price-drop'
+          ? { type: 'price-drop' }
+          : null,
       problems,
       warnings,
       sample,
@@ -756,7 +761,7 @@ function compileAction(
   key: string,
   path: string,
   options: ValidateOptions,
-  triggerMetric: string | null,
+  splitTrigger: { type: 'metric'; metric: string } | { type: 'price-drop' } | null,
   problems: ValidationProblem[],
   warnings: ValidationProblem[],
   sample: TemplateInput,
@@ -849,26 +854,30 @@ function compileAction(
       };
     }
     case 'trigger-split': {
-      if (triggerMetric === null) {
+      if (splitTrigger === null) {
         problems.push({
           path: `${path}.type`,
-          message: 'trigger splits exist only in metric-triggered flows',
+          message: 'trigger splits exist only in metric-triggered and price-drop flows',
         });
         return null;
       }
-      if (action.data.trigger_type !== undefined && action.data.trigger_type !== 'metric') {
+      if (
+        action.data.trigger_type !== undefined &&
+        action.data.trigger_type !== splitTrigger.type
+      ) {
         problems.push({
           path: `${path}.data.trigger_type`,
-          message: "must be 'metric' (the flow's trigger type)",
+          message: `must be '${splitTrigger.type}' (the flow's trigger type)`,
         });
       }
       if (
+        splitTrigger.type === 'metric' &&
         action.data.trigger_id !== undefined &&
-        metricName(action.data.trigger_id, options) !== triggerMetric
+        metricName(action.data.trigger_id, options) !== splitTrigger.metric
       ) {
         problems.push({
           path: `${path}.data.trigger_id`,
-          message: `must be the trigger metric '${triggerMetric}' (got '${action.data.trigger_id}')`,
+          message: `must be the trigger metric '${splitTrigger.metric}' (got '${action.data.trigger_id}')`,
         });
       }
       const test = filter(

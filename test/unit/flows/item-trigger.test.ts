@@ -1,7 +1,8 @@
 import { FlowTable } from '../../../src/flows/flow-table';
 import type { ItemTriggerSpec, ValidateOptions } from '../../../src/flows/types';
 import { validateFlow } from '../../../src/flows/validate';
-import { flowDoc } from './builders';
+import { walkFlow } from '../../../src/trigger/walk';
+import { conditions, flowDoc, triggerSplit, webhook } from './builders';
 
 const priceDrop = (over: Record<string, unknown> = {}) => ({
   type: 'price-drop',
@@ -212,5 +213,74 @@ describe('price-drop and low-inventory triggers', () => {
     expect(table.dateFlows()).toEqual([]);
     table.apply('flow-1', null);
     expect(table.itemFlows()).toEqual([]);
+  });
+});
+
+describe('trigger splits in price-drop flows', () => {
+  const splitFlow = (split: Record<string, unknown>) =>
+    flowDoc(
+      {},
+      {
+        triggers: [priceDrop()],
+        entry_action_id: 'split',
+        actions: [split, webhook('big', null), webhook('small', null)],
+      },
+    );
+  const bigDrop = {
+    type: 'price-drop-property',
+    metric_id: null,
+    field: 'price_drop_percent',
+    filter: { type: 'numeric', operator: 'greater-than-or-equal', value: 30 },
+  };
+
+  it('split on the Price Drop event', () => {
+    const r = validateFlow(splitFlow(triggerSplit('split', 'big', 'small', bigDrop)), {
+      allowHttp: false,
+    });
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    const walk = (percent: number) =>
+      walkFlow({
+        flow: r.flow,
+        event: {
+          id: 'price-drop:MUG:catalog:0:1:p1',
+          metric: 'Price Drop',
+          time: '2026-06-01T00:00:00Z',
+          profile: { id: 'p1' },
+          properties: { item_id: 'MUG', price_drop_percent: percent },
+        },
+        organization: { name: '', url: '' },
+        now: new Date('2026-06-01T00:00:01Z'),
+      }).jobs.map((j) => j.action_id);
+    expect(walk(40)).toEqual(['big']);
+    expect(walk(10)).toEqual(['small']);
+  });
+
+  it('refuse a metric trigger type or a metric condition, and exist in no low-inventory flow', () => {
+    const wrongType = {
+      ...triggerSplit('split', 'big', 'small', bigDrop),
+      data: { trigger_filter: conditions(bigDrop), trigger_type: 'metric' },
+    };
+    const messages = (doc: unknown) => {
+      const r = validateFlow(doc, { allowHttp: false });
+      return r.ok ? [] : r.problems.map((p) => p.message);
+    };
+    expect(messages(splitFlow(wrongType))).toContainEqual(
+      expect.stringContaining("must be 'price-drop'"),
+    );
+    const lowStock = flowDoc(
+      {},
+      {
+        triggers: [lowInventory()],
+        entry_action_id: 'split',
+        actions: [
+          triggerSplit('split', 'big', 'small', bigDrop),
+          webhook('big', null),
+          webhook('small', null),
+        ],
+      },
+    );
+    expect(messages(lowStock)).toContainEqual(
+      expect.stringContaining('trigger splits exist only in metric-triggered and price-drop flows'),
+    );
   });
 });

@@ -419,7 +419,7 @@ describe('validateFlow: triggers', () => {
     expectProblem(
       doc,
       '$.definition.actions[0].type',
-      'trigger splits exist only in metric-triggered flows',
+      'trigger splits exist only in metric-triggered and price-drop flows',
     );
   });
 

@@ -44,8 +44,13 @@ function record(topic: string, key: string, value: unknown): ProcessorRecord {
   };
 }
 
+/** What the kernel does after a commit: this interval's writes reach LMDB. */
 function commit(): void {
-  for (const p of partitions) p.committed(undefined);
+  for (const p of partitions) {
+    // Kernels that seal an interval's writes before committing them (seal, then committed).
+    (p as unknown as { seal?: () => unknown }).seal?.();
+    p.committed(undefined);
+  }
 }
 
 beforeEach(() => {
