@@ -286,6 +286,7 @@ async function main(): Promise<void> {
         FLOWHOOK_TOPIC_PARTITIONS: String(PARTITIONS),
         FLOWHOOK_EVENT_TOPICS: topic,
         FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
+        FLOWHOOK_CATALOG_TOPICS: `${prefix}catalog`,
         FLOWHOOK_HTTP_PORT: String(httpPort),
         FLOWHOOK_ADMIN_PORT: '0',
         FLOWHOOK_ADMIN_STATE_DIR: join(stateDir, 'admin'),

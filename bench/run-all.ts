@@ -7,6 +7,8 @@ const BENCHES: [name: string, script: string, ...args: string[]][] = [
   ['templates', 'templates'],
   ['trigger', 'trigger'],
   ['profiles', 'trigger', '--profiles'],
+  ['price-drop', 'price-drop'],
+  ['birthdays', 'birthdays'],
   ['delivery', 'delivery'],
   ['e2e', 'e2e'],
   ['activity', 'activity'],

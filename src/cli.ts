@@ -4,6 +4,7 @@ import { processIo, type Command, type CommandIo } from './cli/io';
 import { dlqCommand } from './cli/dlq';
 import { eventsCommand } from './cli/events';
 import { profilesCommand } from './cli/profiles';
+import { catalogCommand } from './cli/catalog';
 import { flowsCommand, UsageError } from './cli/flows';
 import { receiveCommand } from './cli/receive';
 import { runCommand } from './cli/run';
@@ -29,6 +30,8 @@ Usage:
       they came from as they were (same key, bytes, headers and timestamp: same event id).
   flowhook profiles send FILE… [--topic TOPIC]
       Publish profile updates (canonical, or Klaviyo profile-import bodies), keyed by profile.
+  flowhook catalog send FILE… [--topic TOPIC]
+      Publish catalog items (flat, or Klaviyo catalog-item bodies), keyed by item id.
   flowhook dlq list [--flow ID] [--since TIME] [--json]
       List the webhook DLQ (flowhook.dlq): job id, flow, reason, attempts, failed at.
   flowhook dlq replay [--flow ID] [--since TIME]
@@ -46,6 +49,7 @@ const COMMANDS: Record<string, Command> = {
   flows: flowsCommand,
   events: eventsCommand,
   profiles: profilesCommand,
+  catalog: catalogCommand,
   dlq: dlqCommand,
   receive: receiveCommand,
 };

@@ -257,7 +257,9 @@ export function summarizeFlow(id: string, doc: unknown, deps: OfflineDeps): Flow
     version: d.version ?? null,
     updated_at: d.updated_at ?? null,
     trigger: trigger
-      ? `${trigger.type}:${trigger.type === 'date' ? trigger.date_profile_property : trigger.id}`
+      ? trigger.type === 'price-drop' || trigger.type === 'low-inventory'
+        ? trigger.type
+        : `${trigger.type}:${trigger.type === 'date' ? trigger.date_profile_property : trigger.id}`
       : '',
     valid: result.ok,
     problems: result.ok ? [] : result.problems,

@@ -98,6 +98,12 @@ export interface FlowhookConfig {
     topics: string[];
     historyRetentionMs: number;
   };
+  /** Price-drop and low-inventory triggers (FLOWHOOK_CATALOG=false: off). */
+  catalog: {
+    enabled: boolean;
+    topics: string[];
+    audienceRetentionMs: number;
+  };
   activity: {
     /** PostgreSQL; undefined = the embedded SQLite file `sqliteFile`. */
     databaseUrl: string | undefined;
@@ -472,6 +478,12 @@ export function buildConfig(raw: RawSettings): FlowhookConfig {
       enabled: bool('FLOWHOOK_PROFILE_STORE'),
       topics: values.get('FLOWHOOK_PROFILE_TOPICS') as string[],
       historyRetentionMs: num('FLOWHOOK_PROFILE_HISTORY_RETENTION'),
+    },
+    catalog: {
+      enabled:
+        bool('FLOWHOOK_CATALOG') && (values.get('FLOWHOOK_CATALOG_TOPICS') as string[]).length > 0,
+      topics: values.get('FLOWHOOK_CATALOG_TOPICS') as string[],
+      audienceRetentionMs: num('FLOWHOOK_CATALOG_AUDIENCE_RETENTION'),
     },
     activity: {
       databaseUrl: str('FLOWHOOK_ACTIVITY_DATABASE_URL'),

@@ -438,6 +438,28 @@ export const SETTINGS = [
     description:
       "How long a profile's metric history is kept for time-bounded conditions (lifetime totals stay).",
   },
+  // ---- catalog (price-drop and low-inventory triggers) ----
+  {
+    name: 'FLOWHOOK_CATALOG',
+    type: { kind: 'bool' },
+    default: 'true',
+    description:
+      "Read catalog items and keep each item's audience (who viewed, added to cart, started checkout, bought) for price-drop and low-inventory triggers; false refuses those flows.",
+  },
+  {
+    name: 'FLOWHOOK_CATALOG_TOPICS',
+    type: { kind: 'list' },
+    default: 'catalog',
+    description:
+      'Catalog-item topics (Klaviyo catalog items with variants), keyed by the item id (the ProductID events carry), for price-drop and low-inventory triggers.',
+  },
+  {
+    name: 'FLOWHOOK_CATALOG_AUDIENCE_RETENTION',
+    type: { kind: 'duration' },
+    default: '90d',
+    description:
+      'How long who viewed, added to cart, started checkout for or bought an item is kept for price-drop and low-inventory audiences: the longest flow timeframe_days allowed.',
+  },
 ] as const satisfies readonly SettingSpec[];
 
 export type SettingName = (typeof SETTINGS)[number]['name'];

@@ -28,6 +28,9 @@
 //     within [now-max, now-min]. Anniversaries and calendar months use UTC; calendar-month 1 is
 //     January.
 //   - Trigger filters (metric-property) read only top-level event properties, by literal name.
+//     Those of price-drop and low-inventory flows (price-drop-property, low-inventory-property)
+//     read the properties of the event a catalog change makes (ITEM_EVENT_FIELDS; other field
+//     names are refused), each only in a flow with that trigger.
 //   - Profile properties: `email`, `phone_number`, `external_id`, `first_name`, `last_name`,
 //     `organization`, `title`, `id`, `location` and `location.<field>`; legacy `$email`,
 //     `$first_name`, `$city`, `$region`, `$country`, `$zip`, `$timezone`, … map to those; custom
@@ -48,6 +51,7 @@ import { createHash } from 'node:crypto';
 import { LOCATION_FIELDS, type Profile, PROFILE_STRING_FIELDS } from '../documents';
 import { profileKey } from '../profile-key';
 import { checkRegexSafety, type RegexSafetyOptions } from './regex-safety';
+import { ITEM_EVENT_FIELDS } from './trigger-match';
 import { seriesTotals, type ConsentChannel, type ConsentStatus } from '../profiles/record';
 import type {
   Condition,
@@ -89,6 +93,8 @@ export interface CompileFilterOptions {
   profileStore?: boolean;
   /** Receives the property-filtered metric histories the filter's conditions read. */
   series?: MetricSeriesSpec[];
+  /** The flow's trigger when it is a price-drop or low-inventory one (its filter reads the item). */
+  itemTrigger?: 'price-drop' | 'low-inventory' | null;
 }
 
 export interface CompiledFilterResult {
@@ -160,8 +166,8 @@ export const STORE_CONDITIONS: readonly string[] = [
 ];
 
 const ALLOWED: Record<FilterLocation, ReadonlySet<string>> = {
-  'trigger-filter': new Set(['metric-property']),
-  'trigger-split': new Set(['metric-property']),
+  'trigger-filter': new Set(['metric-property', 'price-drop-property', 'low-inventory-property']),
+  'trigger-split': new Set(['metric-property', 'price-drop-property']),
   'profile-filter': new Set([
     'profile-property',
     'profile-region',
@@ -194,8 +200,6 @@ const REFUSED_REASON: Record<string, string> = {
   'profile-not-sent-push': 'needs message history, which flowhook does not keep',
   'custom-object-trigger-property': 'custom-object triggers are not supported',
   'custom-object-property': 'custom objects are not supported',
-  'price-drop-property': 'price-drop triggers are not supported yet',
-  'low-inventory-property': 'low-inventory triggers are not supported yet',
   'action-output': 'action outputs are not supported',
 };
 
@@ -247,6 +251,36 @@ function compileCondition(
       problems.push(...test.problems);
       if (problems.length > 0) return { predicate: null, problems };
       const field = condition.field;
+      const t = test.test;
+      return {
+        predicate: (ctx) => {
+          const props = ctx.event?.properties;
+          return t(props === undefined ? undefined : props[field], ctx.now);
+        },
+        problems,
+      };
+    }
+    case 'price-drop-property':
+    case 'low-inventory-property': {
+      const kind = condition.type === 'price-drop-property' ? 'price-drop' : 'low-inventory';
+      if (options.itemTrigger !== kind) {
+        problems.push({
+          path: `${path}.type`,
+          message: `${condition.type} conditions need a ${kind} trigger`,
+        });
+        return { predicate: null, problems };
+      }
+      const fields: readonly string[] = ITEM_EVENT_FIELDS[kind];
+      const field = condition.field;
+      if (typeof field !== 'string' || !fields.includes(field)) {
+        problems.push({
+          path: `${path}.field`,
+          message: `'${String(field)}' is not a property of the ${kind} event; use one of ${fields.join(', ')}`,
+        });
+      }
+      const test = compilePropertyFilter(condition.filter, `${path}.filter`, options.regex);
+      problems.push(...test.problems);
+      if (problems.length > 0) return { predicate: null, problems };
       const t = test.test;
       return {
         predicate: (ctx) => {

@@ -87,6 +87,7 @@ export class FlowTable {
   private readonly byList = new Index();
   private readonly bySegment = new Index();
   private readonly byDate = new Index();
+  private readonly byItem = new Index();
   /** metric → series key → the spec and the ids of the flows reading it. */
   private readonly series = new Map<
     string,
@@ -175,6 +176,14 @@ export class FlowTable {
     return this.byDate.get('');
   }
 
+  /**
+   * Live and manual price-drop and low-inventory flows (they take entries from catalog changes,
+   * not from events).
+   */
+  itemFlows(): readonly CompiledFlow[] {
+    return this.byItem.get('');
+  }
+
   /** The property-filtered metric histories loaded flows read, for events of `metric`. */
   seriesFor(metric: string): readonly MetricSeriesSpec[] {
     return this.seriesLists.get(metric) ?? NO_SERIES;
@@ -223,6 +232,7 @@ export class FlowTable {
     if (t.type === 'metric') this.byMetric.add(t.metric, flow);
     else if (t.type === 'list') this.byList.add(t.listId, flow);
     else if (t.type === 'segment') this.bySegment.add(t.segmentId, flow);
+    else if (t.type === 'item') this.byItem.add('', flow);
     else this.byDate.add('', flow);
   }
 
@@ -246,6 +256,7 @@ export class FlowTable {
     if (t.type === 'metric') this.byMetric.remove(t.metric, flow.id);
     else if (t.type === 'list') this.byList.remove(t.listId, flow.id);
     else if (t.type === 'segment') this.bySegment.remove(t.segmentId, flow.id);
+    else if (t.type === 'item') this.byItem.remove('', flow.id);
     else this.byDate.remove('', flow.id);
   }
 }

@@ -30,6 +30,39 @@ export function dateMetric(property: string): string {
   return `$date:${property}`;
 }
 
+/**
+ * Properties of the events that enter price-drop and low-inventory flows (made by the trigger
+ * from a catalog change: src/trigger/item-trigger.ts); their trigger filters may read these.
+ */
+export const ITEM_EVENT_FIELDS = {
+  'price-drop': [
+    'item_id',
+    'title',
+    'url',
+    'image_url',
+    'thumbnail_url',
+    'price',
+    'old_price',
+    'new_price',
+    'price_drop_amount',
+    'price_drop_percent',
+  ],
+  'low-inventory': [
+    'item_id',
+    'title',
+    'url',
+    'image_url',
+    'thumbnail_url',
+    'price',
+    'inventory_quantity',
+    'previous_inventory_quantity',
+    'inventory_count',
+    'variant_id',
+    'variant_title',
+    'variant_sku',
+  ],
+} as const;
+
 /** Whether the event is one this trigger listens to (trigger filters aside). */
 export function triggerMatches(trigger: CompiledTrigger, event: FlowhookEvent): boolean {
   switch (trigger.type) {
@@ -43,5 +76,9 @@ export function triggerMatches(trigger: CompiledTrigger, event: FlowhookEvent): 
       // A date flow's entries come from its timers (src/trigger/date-trigger.ts): the event
       // that enters it is made for it, with the flow's date metric.
       return event.metric === dateMetric(trigger.date.property);
+    case 'item':
+      // Made for it by the catalog fan-out (src/trigger/item-entries.ts), never by producers:
+      // the flow table does not index item flows by metric.
+      return event.metric === trigger.item.metric;
   }
 }

@@ -67,12 +67,34 @@ export interface DateTrigger {
   trigger_time?: string;
   trigger_days?: Weekday[] | null;
 }
-/** Klaviyo trigger types flowhook refuses ("not supported yet"). */
-export interface UnsupportedTrigger {
-  type: 'price-drop' | 'low-inventory';
+/** Who a price-drop or low-inventory flow is for: profiles with these kinds of events. */
+export type ItemAudience = 'viewed' | 'added-to-cart' | 'checkout-started';
+/** Klaviyo's price-drop trigger (catalog items on FLOWHOOK_CATALOG_TOPICS). */
+export interface PriceDropTrigger {
+  type: 'price-drop';
+  trigger_filter?: ConditionFilter | null;
+  price_drop_amount_value: number;
+  price_drop_amount_unit?: 'currency' | 'percent';
+  audience: ItemAudience[];
+  timeframe_days?: number;
+  currency_type?: string;
+}
+/** Klaviyo's low-inventory trigger. */
+export interface LowInventoryTrigger {
+  type: 'low-inventory';
+  product_level: 'product' | 'variant';
+  trigger_filter?: ConditionFilter | null;
+  inventory_count: number;
+  audience: ItemAudience[];
+  timeframe_days?: number;
 }
 export type Trigger =
-  MetricTrigger | ListTrigger | SegmentTrigger | DateTrigger | UnsupportedTrigger;
+  | MetricTrigger
+  | ListTrigger
+  | SegmentTrigger
+  | DateTrigger
+  | PriceDropTrigger
+  | LowInventoryTrigger;
 
 // ---- conditions and filters -----------------------------------------------------------------
 
@@ -147,9 +169,15 @@ export interface OtherCondition {
     | 'profile-not-sent-push'
     | 'custom-object-trigger-property'
     | 'custom-object-property'
-    | 'price-drop-property'
-    | 'low-inventory-property'
     | 'action-output';
+}
+/** A trigger filter of a price-drop / low-inventory flow: reads the item's properties. */
+export interface ItemPropertyCondition {
+  type: 'price-drop-property' | 'low-inventory-property';
+  metric_id?: string | null;
+  /** A property of the Price Drop / Low Inventory event (item_id, title, price, …). */
+  field: string;
+  filter: PropertyFilter;
 }
 export type Condition =
   | MetricPropertyCondition
@@ -160,6 +188,7 @@ export type Condition =
   | ProfileGroupMembershipCondition
   | ProfileMetricCondition
   | ProfileMarketingConsentCondition
+  | ItemPropertyCondition
   | OtherCondition;
 
 export type StringOperator =
@@ -451,6 +480,11 @@ export interface ValidateOptions {
    * membership, consent) are refused. Default true.
    */
   profileStore?: boolean;
+  /**
+   * The catalog (price-drop and low-inventory triggers): off with FLOWHOOK_CATALOG=false; `audienceRetentionDays` is the longest `timeframe_days` a flow may ask for. Default on,
+   * 90 days.
+   */
+  catalog?: { enabled: boolean; audienceRetentionDays: number };
 }
 
 export type ValidationResult =
@@ -502,11 +536,34 @@ export interface DateTriggerSpec {
   triggerDays: readonly Weekday[] | null;
 }
 
+/**
+ * A price-drop or low-inventory trigger, compiled (src/trigger/item-trigger.ts says when a
+ * catalog change fires it and who receives it).
+ */
+export type ItemTriggerRule = {
+  /** Klaviyo's audience kinds. */
+  audience: readonly ItemAudience[];
+  timeframeDays: number;
+} & (
+  | { kind: 'price-drop'; metric: 'Price Drop'; amount: number; unit: 'currency' | 'percent' }
+  | {
+      kind: 'low-inventory';
+      metric: 'Low Inventory';
+      threshold: number;
+      level: 'product' | 'variant';
+    }
+);
+export type ItemTriggerSpec = ItemTriggerRule & {
+  /** The trigger filter, on the Price Drop / Low Inventory event's properties. */
+  filter: Predicate | null;
+};
+
 export type CompiledTrigger =
   | { type: 'metric'; metric: string; filter: Predicate | null }
   | { type: 'list'; listId: string }
   | { type: 'segment'; segmentId: string }
-  | { type: 'date'; date: DateTriggerSpec };
+  | { type: 'date'; date: DateTriggerSpec }
+  | { type: 'item'; item: ItemTriggerSpec };
 
 export interface CompiledHeader {
   name: string;

@@ -54,6 +54,11 @@ import {
   type ConditionFilter,
   type DateTrigger,
   type FlowAction,
+  type ItemAudience,
+  type ItemTriggerRule,
+  type ItemTriggerSpec,
+  type LowInventoryTrigger,
+  type PriceDropTrigger,
   type FlowDocument,
   type MetricSeriesSpec,
   type PassThroughActionType,
@@ -328,6 +333,10 @@ export function validateOptions(config: FlowhookConfig): ValidateOptions {
     allowLiteralCredentials: config.trigger.allowLiteralCredentials,
     metricCatalog: config.trigger.metricCatalog,
     profileStore: config.profiles.enabled,
+    catalog: {
+      enabled: config.catalog.enabled,
+      audienceRetentionDays: Math.floor(config.catalog.audienceRetentionMs / 86_400_000),
+    },
     templateLimits: {
       timeoutMs: config.trigger.templateTimeoutMs,
       maxLoopIterations: config.trigger.templateMaxLoop,
@@ -398,6 +407,98 @@ function compileDateTrigger(
   };
 }
 
+/** The audience kinds each item trigger takes (Klaviyo's schema). */
+const ITEM_AUDIENCES: Record<'price-drop' | 'low-inventory', readonly ItemAudience[]> = {
+  'price-drop': ['viewed', 'checkout-started'],
+  'low-inventory': ['viewed', 'added-to-cart', 'checkout-started'],
+};
+
+/**
+ * A price-drop or low-inventory trigger (defaults as in Klaviyo's schema: currency, 30 days), or
+ * null; its trigger filter is compiled by the caller.
+ */
+function compileItemTrigger(
+  t: PriceDropTrigger | LowInventoryTrigger,
+  path: string,
+  options: ValidateOptions,
+  problems: ValidationProblem[],
+): ItemTriggerRule | null {
+  const before = problems.length;
+  const fail = (field: string, message: string) =>
+    problems.push({ path: `${path}.${field}`, message });
+  const catalog = options.catalog ?? { enabled: true, audienceRetentionDays: 90 };
+  if (!catalog.enabled) {
+    fail('type', `${t.type} triggers read the catalog, which is off (FLOWHOOK_CATALOG=false)`);
+  }
+  const allowed = ITEM_AUDIENCES[t.type];
+  const audience: unknown = t.audience;
+  if (!Array.isArray(audience) || audience.length === 0) {
+    fail('audience', `is required: a non-empty list of ${allowed.join(', ')}`);
+  } else {
+    audience.forEach((a: unknown, i) => {
+      if (!allowed.includes(a as ItemAudience))
+        fail(
+          `audience[${i}]`,
+          `'${String(a)}' is not an audience of ${t.type} triggers (${allowed.join(', ')})`,
+        );
+    });
+  }
+  const timeframeDays: unknown = t.timeframe_days ?? 30;
+  if (
+    typeof timeframeDays !== 'number' ||
+    !Number.isInteger(timeframeDays) ||
+    timeframeDays < 1 ||
+    timeframeDays > catalog.audienceRetentionDays
+  ) {
+    fail(
+      'timeframe_days',
+      `must be a whole number of days from 1 to ${catalog.audienceRetentionDays} (FLOWHOOK_CATALOG_AUDIENCE_RETENTION keeps the audience that long)`,
+    );
+  }
+  const common = {
+    audience: (audience as ItemAudience[]) ?? [],
+    timeframeDays: timeframeDays as number,
+  };
+  if (t.type === 'price-drop') {
+    const amount: unknown = t.price_drop_amount_value;
+    const unit: unknown = t.price_drop_amount_unit ?? 'currency';
+    if (unit !== 'currency' && unit !== 'percent')
+      fail('price_drop_amount_unit', "must be 'currency' or 'percent'");
+    if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0)
+      fail('price_drop_amount_value', 'is required: a number, 0 or more');
+    else if (unit === 'percent' && amount > 100)
+      fail('price_drop_amount_value', 'a percent drop must be at most 100');
+    const currency: unknown = t.currency_type ?? 'usd';
+    if (typeof currency !== 'string' || currency.toLowerCase() !== 'usd')
+      fail(
+        'currency_type',
+        "must be 'usd' (Klaviyo's only currency type; prices are compared as the catalog gives them)",
+      );
+    if (problems.length > before) return null;
+    return {
+      ...common,
+      kind: 'price-drop',
+      metric: 'Price Drop',
+      amount: amount as number,
+      unit: unit as 'currency' | 'percent',
+    };
+  }
+  const threshold: unknown = t.inventory_count;
+  const level: unknown = t.product_level;
+  if (typeof threshold !== 'number' || !Number.isInteger(threshold) || threshold < 0)
+    fail('inventory_count', 'is required: a whole number, 0 or more');
+  if (level !== 'product' && level !== 'variant')
+    fail('product_level', "is required: 'product' or 'variant'");
+  if (problems.length > before) return null;
+  return {
+    ...common,
+    kind: 'low-inventory',
+    metric: 'Low Inventory',
+    threshold: threshold as number,
+    level: level as 'product' | 'variant',
+  };
+}
+
 /**
  * Validates a flow document and compiles it. Never throws on bad input: every problem comes back
  * with the JSON path it concerns.
@@ -414,6 +515,7 @@ export function validateFlow(doc: unknown, options: ValidateOptions): Validation
   // trigger
   let trigger: CompiledTrigger | null = null;
   let triggerMetric: string | null = null;
+  let itemTrigger: ItemTriggerRule | null = null;
   if (def.triggers.length !== 1) {
     problems.push({
       path: '$.definition.triggers',
@@ -446,10 +548,14 @@ export function validateFlow(doc: unknown, options: ValidateOptions): Validation
       case 'date':
         trigger = compileDateTrigger(t, tPath, options, problems);
         break;
+      case 'price-drop':
+      case 'low-inventory':
+        itemTrigger = compileItemTrigger(t, tPath, options, problems);
+        break;
       default:
         problems.push({
           path: `${tPath}.type`,
-          message: `trigger type '${t.type}' is not supported yet`,
+          message: `trigger type '${(t as { type: string }).type}' is not supported`,
         });
     }
   }
@@ -467,6 +573,7 @@ export function validateFlow(doc: unknown, options: ValidateOptions): Validation
       metricName: (id) => metricName(id, options),
       profileStore: options.profileStore,
       series: metricSeries,
+      itemTrigger: t?.type === 'price-drop' || t?.type === 'low-inventory' ? t.type : null,
     });
     problems.push(...r.problems);
     if (
@@ -484,6 +591,15 @@ export function validateFlow(doc: unknown, options: ValidateOptions): Validation
     );
     trigger = { type: 'metric', metric: triggerMetric as string, filter: tf };
   }
+  if (t !== undefined && (t.type === 'price-drop' || t.type === 'low-inventory')) {
+    const tf = filter(
+      t.trigger_filter,
+      'trigger-filter',
+      '$.definition.triggers[0].trigger_filter',
+    );
+    if (itemTrigger !== null)
+      trigger = { type: 'item', item: { ...itemTrigger, filter: tf } as ItemTriggerSpec };
+  }
   const profileFilter = filter(def.profile_filter, 'profile-filter', '$.definition.profile_filter');
 
   // re-entry
@@ -497,10 +613,13 @@ export function validateFlow(doc: unknown, options: ValidateOptions): Validation
       });
     }
   } else {
-    // Metric and date flows re-enter (every event, every occurrence); list and segment flows
-    // take a profile once.
+    // Metric, date, price-drop and low-inventory flows re-enter (every event, occurrence or
+    // catalog change); list and segment flows take a profile once.
     reentry =
-      t?.type === 'metric' || t?.type === 'date'
+      t?.type === 'metric' ||
+      t?.type === 'date' ||
+      t?.type === 'price-drop' ||
+      t?.type === 'low-inventory'
         ? { duration: 0, unit: 'alltime' }
         : { duration: 1, unit: 'alltime' };
   }
@@ -559,7 +678,7 @@ export function validateFlow(doc: unknown, options: ValidateOptions): Validation
   // actions
   const sample: TemplateInput = {
     profile: {},
-    event: triggerMetric === null ? null : {},
+    event: triggerMetric === null && trigger?.type !== 'item' ? null : {},
     organization: {},
     flow: { id: flow.id, name: flow.name },
     now: new Date(0),
@@ -573,7 +692,12 @@ export function validateFlow(doc: unknown, options: ValidateOptions): Validation
       key ?? `#${i}`,
       path,
       options,
-      triggerMetric,
+      // What trigger splits may read: a metric flow's event, or a price-drop flow's (Klaviyo).
+      triggerMetric !== null
+        ? { type: 'metric', metric: triggerMetric }
+        : t?.type === 'price-drop'
+          ? { type: 'price-drop' }
+          : null,
       problems,
       warnings,
       sample,
@@ -637,7 +761,7 @@ function compileAction(
   key: string,
   path: string,
   options: ValidateOptions,
-  triggerMetric: string | null,
+  splitTrigger: { type: 'metric'; metric: string } | { type: 'price-drop' } | null,
   problems: ValidationProblem[],
   warnings: ValidationProblem[],
   sample: TemplateInput,
@@ -730,26 +854,30 @@ function compileAction(
       };
     }
     case 'trigger-split': {
-      if (triggerMetric === null) {
+      if (splitTrigger === null) {
         problems.push({
           path: `${path}.type`,
-          message: 'trigger splits exist only in metric-triggered flows',
+          message: 'trigger splits exist only in metric-triggered and price-drop flows',
         });
         return null;
       }
-      if (action.data.trigger_type !== undefined && action.data.trigger_type !== 'metric') {
+      if (
+        action.data.trigger_type !== undefined &&
+        action.data.trigger_type !== splitTrigger.type
+      ) {
         problems.push({
           path: `${path}.data.trigger_type`,
-          message: "must be 'metric' (the flow's trigger type)",
+          message: `must be '${splitTrigger.type}' (the flow's trigger type)`,
         });
       }
       if (
+        splitTrigger.type === 'metric' &&
         action.data.trigger_id !== undefined &&
-        metricName(action.data.trigger_id, options) !== triggerMetric
+        metricName(action.data.trigger_id, options) !== splitTrigger.metric
       ) {
         problems.push({
           path: `${path}.data.trigger_id`,
-          message: `must be the trigger metric '${triggerMetric}' (got '${action.data.trigger_id}')`,
+          message: `must be the trigger metric '${splitTrigger.metric}' (got '${action.data.trigger_id}')`,
         });
       }
       const test = filter(

@@ -27,6 +27,20 @@ export interface TopicNames {
   profileStore: string;
   /** Final outcomes of webhooks a walk waits for (key = profile key): the trigger resumes. */
   outcomes: string;
+  /** Changelog of the catalog store (key = item id): the last record of each catalog item. */
+  catalogStore: string;
+  /**
+   * Repartition topic (key = item id): who viewed / added to cart / started checkout for / bought
+   * an item, from the profile's task to the item's.
+   */
+  itemAudience: string;
+  /** Changelog of the per-item audience store (key = item id and profile key). */
+  itemAudienceStore: string;
+  /**
+   * Entries of price-drop and low-inventory fan-outs (key = profile key): from the item's task
+   * to the profile's.
+   */
+  itemEntries: string;
   /** Flow walks whose time delay has elapsed, forwarded here by the delay role. */
   resume: string;
   /** Activity facts only the trigger knows (entered, skipped, held, waiting) and review decisions. */
@@ -51,6 +65,10 @@ export function topicNames(prefix: string): TopicNames {
     state: `${prefix}state`,
     timers: `${prefix}timers`,
     profileStore: `${prefix}profile-store`,
+    catalogStore: `${prefix}catalog-store`,
+    itemAudience: `${prefix}item-audience`,
+    itemAudienceStore: `${prefix}item-audience-store`,
+    itemEntries: `${prefix}item-entries`,
     resume: `${prefix}resume`,
     outcomes: `${prefix}outcomes`,
     activity: `${prefix}activity`,
@@ -98,6 +116,11 @@ export function ownedTopics(names: TopicNames, layout: TopicLayout): ITopicConfi
     t(names.state, COMPACTED),
     t(names.timers, COMPACTED),
     t(names.profileStore, COMPACTED),
+    t(names.catalogStore, COMPACTED),
+    t(names.itemAudienceStore, COMPACTED),
+    // Repartition topics of price-drop / low-inventory triggers: read at once by the trigger.
+    t(names.itemAudience, [{ name: 'retention.ms', value: String(7 * 86_400_000) }]),
+    t(names.itemEntries, [{ name: 'retention.ms', value: String(7 * 86_400_000) }]),
     t(names.jobs),
     t(names.resume),
     t(names.outcomes, [{ name: 'retention.ms', value: String(7 * 86_400_000) }]),

@@ -200,6 +200,29 @@ export class FlowhookMetrics {
     help: 'Profile updates applied to the profile store (invalid ones count in flowhook_events_invalid_total).',
     registers: [this.registry],
   });
+  readonly catalogUpdates = new Counter({
+    name: 'flowhook_catalog_updates_total',
+    help: 'Catalog records applied to the catalog store, by change (new, changed, unchanged, deleted); invalid ones count in flowhook_events_invalid_total.',
+    labelNames: ['change'] as const,
+    registers: [this.registry],
+  });
+  readonly itemAudienceRecords = new Counter({
+    name: 'flowhook_item_audience_records_total',
+    help: 'Views, cart additions, checkouts and purchases of an item recorded in the per-item audience store.',
+    registers: [this.registry],
+  });
+  readonly itemFanouts = new Counter({
+    name: 'flowhook_item_fanouts_total',
+    help: 'Catalog changes (a price drop, inventory falling to a threshold) that started a fan-out to the item audience of a flow.',
+    labelNames: ['flow_id'] as const,
+    registers: [this.registry],
+  });
+  readonly itemEntriesEmitted = new Counter({
+    name: 'flowhook_item_entries_emitted_total',
+    help: 'Profiles of an item audience a price-drop or low-inventory fan-out sent towards a flow (before entry rules and profile filters).',
+    labelNames: ['flow_id'] as const,
+    registers: [this.registry],
+  });
   readonly eventsInvalid = new Counter({
     name: 'flowhook_events_invalid_total',
     help: 'Events sent to the events DLQ, by reason (malformed_json, schema_invalid, render_error, …).',

@@ -101,13 +101,14 @@ export class FlowhookService {
     const { config, logger } = this.options;
     const layout = { partitions: config.topicPartitions, replication: config.topicReplication };
     const topics = ownedTopics(this.topics, layout);
-    // Named event and profile topics that do not exist yet are created like the broker's
+    // Named event, profile and catalog topics that do not exist yet are created like the broker's
     // auto-creation would (so a fresh local setup works), with as many partitions as
     // flowhook.state.
     if (config.roles.includes('trigger')) {
       const named = [
         ...(Array.isArray(config.eventTopics) ? config.eventTopics : []),
         ...(config.profiles.enabled ? config.profiles.topics : []),
+        ...(config.catalog.enabled ? config.catalog.topics : []),
       ];
       for (const topic of named) {
         topics.push({

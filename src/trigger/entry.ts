@@ -9,7 +9,8 @@
 //   trigger          the event is not one the flow's trigger listens to.
 //   already_member   list / segment flows: the profile store says the profile already was in
 //                    that list or segment (flows fire only when a profile newly joins).
-//   trigger_filter   the metric trigger's filter (top-level event properties, checked only here).
+//   trigger_filter   the metric trigger's filter (top-level event properties, checked only here),
+//                    or a price-drop / low-inventory trigger's (the item's properties).
 //   profile_filter   the flow's profile filter (checked here and before every action).
 //   reentry          reentry_criteria: {duration, unit hour|day|week} = no re-entry within that
 //                    span of the last entry; {alltime, 1} = once per profile; {alltime, 0} or
@@ -186,9 +187,13 @@ export function decideEntry(
     stored: entry.stored ?? null,
     flowStartAt: entryTime(event, now),
   };
-  if (flow.trigger.type === 'metric' && flow.trigger.filter !== null && !flow.trigger.filter(ctx)) {
-    return no('trigger_filter');
-  }
+  const triggerFilter =
+    flow.trigger.type === 'metric'
+      ? flow.trigger.filter
+      : flow.trigger.type === 'item'
+        ? flow.trigger.item.filter
+        : null;
+  if (triggerFilter !== null && !triggerFilter(ctx)) return no('trigger_filter');
   if (flow.profileFilter !== null && !flow.profileFilter(ctx)) return no('profile_filter');
   if (!reentryAllowed(flow.reentry, previousEntryAt, entryTime(event, now))) return no('reentry');
   return { enter: true, previousEntryAt };

@@ -38,6 +38,7 @@ import {
   type ProfileState,
 } from './entry';
 import { DateEntries } from './date-entries';
+import { ItemEntries } from './item-entries';
 import { walkFlow, type DelayResume, type WalkResult } from './walk';
 
 /** Value of a flowhook.resume record / payload of a delay timer: the walk to continue. */
@@ -79,7 +80,9 @@ export function entryStateStore(changelogTopic: string): StoreSpec<ProfileState>
  * profile store (changelog flowhook.profile-store; off with FLOWHOOK_PROFILE_STORE=false), both
  * keyed by the profile key, and the durable timers of flow time delays (flowhook.timers).
  * Jobs, event-DLQ records, store changes, timers and consumed offsets commit in one transaction
- * per task and commit interval.
+ * per task and commit interval. With the catalog on, task p also reads partition p of the
+ * catalog topics and of flowhook.item-audience / flowhook.item-entries and owns the catalog and
+ * item-audience stores (src/trigger/item-entries.ts says how those are co-partitioned).
  *
  * Co-partitioning contract: events and profile updates are keyed by the profile key
  * (src/profile-key.ts), so all of one profile's records reach one partition and its state lives
@@ -101,6 +104,8 @@ export class TriggerRole implements Role {
   private readonly historyLimits: HistoryLimits;
   /** Date-triggered flows (on the profile store; undefined when it is off). */
   private readonly dates: DateEntries | undefined;
+  /** Price-drop and low-inventory flows: catalog, item audience, fan-outs (FLOWHOOK_CATALOG). */
+  private readonly items: ItemEntries | undefined;
   /** Partition counts of input topics, for the record-key check. */
   private readonly partitionCounts = new Map<string, number>();
   /** Keeps records too large for their topic out of the task's transaction. */
@@ -146,8 +151,29 @@ export class TriggerRole implements Role {
         )
       : undefined;
     this.oversized = new OversizedRecords(ctx);
+    this.items = config.catalog.enabled
+      ? new ItemEntries({
+          topics,
+          catalogTopics: config.catalog.topics,
+          retentionMs: config.catalog.audienceRetentionMs,
+          registry: () => this.registry,
+          profiles: this.profiles,
+          itemFlows: () => this.table.itemFlows(),
+          flow: (id) => this.table.get(id),
+          metrics: ctx.metrics,
+          deadLetter: (context, record, reason, error) =>
+            this.deadLetter(context, record, reason, error),
+          partitionCount: (topic) => this.partitionCount(topic),
+          enter: (event, key, entry, context, record, flow) =>
+            this.enterFlows(event, key, entry, context, record, [flow]),
+        })
+      : undefined;
     const eventTopics = config.eventTopics;
-    const stores = [this.state, ...(this.profiles ? [this.profiles] : [])] as StoreSpec<unknown>[];
+    const stores = [
+      this.state,
+      ...(this.profiles ? [this.profiles] : []),
+      ...(this.items ? [this.items.catalog, this.items.audience] : []),
+    ] as StoreSpec<unknown>[];
     this.processor = new StreamProcessor(
       {
         groupId,
@@ -157,6 +183,7 @@ export class TriggerRole implements Role {
           ...this.profileTopics,
           topics.resume,
           topics.outcomes,
+          ...(this.items?.topics() ?? []),
         ],
         stores,
         timersChangelogTopic: topics.timers,
@@ -261,11 +288,13 @@ export class TriggerRole implements Role {
         ...eventTopics,
         ...[...this.profileTopics].filter((t) => listed.includes(t)),
         ...[topics.outcomes].filter((t) => listed.includes(t)),
+        ...(this.items?.topics() ?? []).filter((t) => listed.includes(t)),
       ];
       const changelogs = [
         topics.state,
         topics.timers,
         ...(this.profiles ? [topics.profileStore] : []),
+        ...(this.items ? [topics.catalogStore, topics.itemAudienceStore] : []),
       ];
       const meta = await admin.fetchTopicMetadata({ topics: [...changelogs, ...inputs] });
       const count = (t: string) => meta.topics.find((m) => m.name === t)?.partitions.length ?? 0;
@@ -278,6 +307,7 @@ export class TriggerRole implements Role {
             'give the changelog topics at least as many partitions as the widest input topic',
         );
       }
+      if (this.items) this.items.checkPartitions(count, inputs);
     } finally {
       await admin.disconnect();
     }
@@ -289,6 +319,7 @@ export class TriggerRole implements Role {
     if (record.topic === this.ctx.topics.resume) this.resumeFromTopic(record, bounded);
     else if (record.topic === this.ctx.topics.outcomes) this.resumeAfterWebhook(record, bounded);
     else if (this.profileTopics.has(record.topic)) await this.processProfileUpdate(record, bounded);
+    else if (this.items?.handles(record.topic)) await this.items.process(record, bounded);
     else await this.processEvent(record, bounded);
     this.ctx.metrics.eventDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
@@ -315,6 +346,7 @@ export class TriggerRole implements Role {
     // Decoding refuses events without a profile identifier, so the key is always there.
     const key = profileKey(event.profile) ?? '';
     if (!(await this.ownsProfile(record, key, context))) return;
+    this.items?.recordAudience(context, event, key);
     let entry: EntryContext = {};
     if (this.profiles) {
       const profiles = context.store(this.profiles);
@@ -468,6 +500,7 @@ export class TriggerRole implements Role {
 
   /** A delay timer fired (continue the walk after the delay), or a date flow's timer. */
   private onTimer(timer: Timer, context: ProcessorContext): void {
+    if (this.items?.onTimer(timer, context)) return;
     // The DLQ source of a record too large to emit: the event the timer's walk is about.
     let event = (timer.payload as Partial<ResumeRecord> | undefined)?.event;
     const bounded = this.oversized.bound(context, () =>

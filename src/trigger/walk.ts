@@ -206,7 +206,7 @@ export function walkFlow(input: WalkInput): WalkResult {
   };
   const templateInput: TemplateInput = {
     profile,
-    event: flow.trigger.type === 'metric' ? event.properties : null,
+    event: flow.trigger.type === 'metric' || flow.trigger.type === 'item' ? event.properties : null,
     organization: input.organization,
     flow: { id: flow.id, name: flow.name },
     now,

@@ -41,6 +41,7 @@ async function startAll(prefix: string, flows: Record<string, unknown>[]): Promi
       FLOWHOOK_ROLES: 'trigger,delivery,delay',
       FLOWHOOK_EVENT_TOPICS: `${prefix}events`,
       FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
+      FLOWHOOK_CATALOG_TOPICS: `${prefix}catalog`,
     },
   });
   cleanup.push(() => h.stop());

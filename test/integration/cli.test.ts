@@ -89,6 +89,7 @@ describe('flowhook flows apply / list / delete and events send (real broker)', (
       FLOWHOOK_TOPIC_PREFIX: prefix,
       FLOWHOOK_EVENT_TOPICS: `${prefix}events`,
       FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
+      FLOWHOOK_CATALOG_TOPICS: `${prefix}catalog`,
     };
     const flowFile = writeJson(`${prefix}flows.json`, [
       webhookFlow({ id: 'one' }),
@@ -119,6 +120,7 @@ describe('flowhook flows apply / list / delete and events send (real broker)', (
         FLOWHOOK_ROLES: 'trigger',
         FLOWHOOK_EVENT_TOPICS: `${prefix}events`,
         FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
+        FLOWHOOK_CATALOG_TOPICS: `${prefix}catalog`,
       },
     });
     try {

@@ -62,6 +62,7 @@ describe('flowhook events dlq', () => {
         FLOWHOOK_ROLES: 'trigger',
         FLOWHOOK_EVENT_TOPICS: `${prefix}events`,
         FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
+        FLOWHOOK_CATALOG_TOPICS: `${prefix}catalog`,
       },
     });
   });

@@ -76,6 +76,7 @@ function startReplica(name: string): CliProcess {
       FLOWHOOK_TOPIC_PARTITIONS: '4',
       FLOWHOOK_EVENT_TOPICS: EVENTS,
       FLOWHOOK_PROFILE_TOPICS: `${PREFIX}profiles`,
+      FLOWHOOK_CATALOG_TOPICS: `${PREFIX}catalog`,
       FLOWHOOK_HTTP_PORT: '0',
       FLOWHOOK_HTTP_HOST: '127.0.0.1',
       FLOWHOOK_ADMIN_PORT: '0',

@@ -131,6 +131,7 @@ describe('the Helm chart’s dashboard and alert rules', () => {
         FLOWHOOK_ROLES: 'trigger,delivery,delay',
         FLOWHOOK_EVENT_TOPICS: `${prefix}events`,
         FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
+        FLOWHOOK_CATALOG_TOPICS: `${prefix}catalog`,
       }),
     ) as ReturnType<typeof buildConfig> & { kafka: { brokers: string[] } };
     // No `metrics` option: the service builds FlowhookMetrics() with the default process

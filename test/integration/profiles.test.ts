@@ -169,6 +169,7 @@ beforeAll(async () => {
       FLOWHOOK_ROLES: 'trigger,delivery,delay',
       FLOWHOOK_EVENT_TOPICS: `${prefix}events`,
       FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
+      FLOWHOOK_CATALOG_TOPICS: `${prefix}catalog`,
     },
   });
   await waitFor(async () => (await h.metrics.flowsLoaded.get()).values.some((v) => v.value === 4), {

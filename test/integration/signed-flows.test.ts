@@ -32,6 +32,7 @@ beforeAll(async () => {
       FLOWHOOK_ROLES: 'trigger,admin',
       FLOWHOOK_EVENT_TOPICS: `${prefix}events`,
       FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
+      FLOWHOOK_CATALOG_TOPICS: `${prefix}catalog`,
       FLOWHOOK_FLOW_SIGNING_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     },
   );

@@ -72,6 +72,7 @@ it('emits exactly one job per event, flow and action across repeated SIGKILLs', 
     FLOWHOOK_TOPIC_PARTITIONS: '3',
     FLOWHOOK_EVENT_TOPICS: eventTopic,
     FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
+    FLOWHOOK_CATALOG_TOPICS: `${prefix}catalog`,
     FLOWHOOK_HTTP_PORT: '0',
     // The same instance id after every restart: the new producer fences the killed one.
     FLOWHOOK_INSTANCE_ID: 'eos-test',

@@ -39,6 +39,7 @@ export function testSettings(
     FLOWHOOK_TOPIC_PREFIX: prefix,
     FLOWHOOK_TOPIC_PARTITIONS: '3',
     FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
+    FLOWHOOK_CATALOG_TOPICS: `${prefix}catalog`,
     FLOWHOOK_HTTP_PORT: '0',
     FLOWHOOK_HTTP_HOST: '127.0.0.1',
     FLOWHOOK_INSTANCE_ID: uniqueName('instance'),

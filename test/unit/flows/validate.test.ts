@@ -370,11 +370,14 @@ describe('validateFlow: triggers', () => {
     );
   });
 
-  it.each(['price-drop', 'low-inventory'])('refuses %s triggers as not supported yet', (type) => {
+  it.each([
+    ['price-drop', 'price_drop_amount_value'],
+    ['low-inventory', 'inventory_count'],
+  ])('refuses a %s trigger without its required fields', (type, field) => {
     expectProblem(
       flowDoc({}, { triggers: [{ type }] }),
-      '$.definition.triggers[0].type',
-      `trigger type '${type}' is not supported yet`,
+      `$.definition.triggers[0].${field}`,
+      'is required',
     );
   });
 
@@ -416,7 +419,7 @@ describe('validateFlow: triggers', () => {
     expectProblem(
       doc,
       '$.definition.actions[0].type',
-      'trigger splits exist only in metric-triggered flows',
+      'trigger splits exist only in metric-triggered and price-drop flows',
     );
   });
 

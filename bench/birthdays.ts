@@ -1,0 +1,244 @@
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel, type Message } from 'kafkajs';
+import { buildConfig, type FlowhookConfig } from '../src/config/load';
+import { startKafka } from '../src/kafka/local-broker';
+import { createLogger } from '../src/observability/logger';
+import { FlowhookMetrics } from '../src/observability/metrics';
+import { ROLE_FACTORIES } from '../src/roles';
+import { FlowhookService } from '../src/service/service';
+
+// npm run bench:birthdays — BENCH_BIRTHDAYS profiles (default 1,000,000), each with a birthday
+// (spread evenly over the days of the year), and one annual birthday flow, through the trigger
+// role on the local broker (3 partitions):
+//   1. load: one profile update per profile; each schedules the profile's birthday timer (a row
+//      in the task's timer store on disk). Updates/s, and the JS heap after a GC once the load is
+//      done (timers must not live in the heap).
+//   2. a day: the flow's trigger time is BENCH_FIRE_DELAY seconds (default 240) after the start,
+//      in UTC, so today's birthdays (1/365 of the profiles) all come due at that moment — the
+//      worst case of a day: its whole load at once, not spread by time zone. Measured from the
+//      due moment to the last entry (and job) of the day, and the day's peak heap and RSS.
+
+const PROFILES = Number(process.env.BENCH_BIRTHDAYS ?? 1_000_000);
+const FIRE_DELAY_S = Number(process.env.BENCH_FIRE_DELAY ?? 240);
+const PARTITIONS = 3;
+const DAY = 86_400_000;
+
+function birthdayFlow(triggerTime: string): Record<string, unknown> {
+  return {
+    id: 'birthday',
+    name: 'bench birthday points',
+    status: 'live',
+    version: 1,
+    definition: {
+      triggers: [
+        {
+          type: 'date',
+          date_field_type: 'profile-property',
+          date_profile_property: 'birthday',
+          timedelta_unit_before_date: 'days',
+          timedelta_value_before_date: 0,
+          recurrence_frequency: 'annually',
+          timezone: 'UTC',
+          trigger_time: triggerTime,
+        },
+      ],
+      profile_filter: null,
+      entry_action_id: 'hook',
+      reentry_criteria: null,
+      actions: [
+        {
+          id: 'hook',
+          type: 'send-webhook',
+          links: { next: null },
+          data: {
+            status: 'live',
+            message: {
+              url: 'https://loyalty.example.com/points',
+              headers: {},
+              body: '{"customer": "{{ email }}", "points": 500}',
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** Profile k's birthday: day k mod 365 of a non-leap year (1990). */
+function birthdayOf(k: number): string {
+  return new Date(Date.UTC(1990, 0, 1) + (k % 365) * DAY).toISOString().slice(0, 10);
+}
+
+async function until(probe: () => Promise<boolean> | boolean, intervalMs = 20): Promise<void> {
+  while (!(await probe())) await new Promise((r) => setTimeout(r, intervalMs));
+}
+
+async function counter(metric: { get(): Promise<{ values: { value: number }[] }> }) {
+  return (await metric.get()).values.reduce((n, v) => n + v.value, 0);
+}
+
+function duMb(path: string): number {
+  try {
+    return Math.round(
+      Number(execFileSync('du', ['-sk', path], { encoding: 'utf8' }).split('\t')[0]) / 1024,
+    );
+  } catch {
+    return -1;
+  }
+}
+
+async function main(): Promise<void> {
+  const startedAt = Date.now();
+  const fireAt = new Date(Math.ceil((startedAt + FIRE_DELAY_S * 1000) / 1000) * 1000);
+  const today = fireAt.toISOString().slice(5, 10);
+  const triggerTime = fireAt.toISOString().slice(11, 19);
+  let expected = 0;
+  for (let k = 0; k < PROFILES; k++) if (birthdayOf(k).slice(5) === today) expected += 1;
+
+  const cluster = await startKafka({ log: (l) => console.error(l) });
+  const kafka = new Kafka({
+    brokers: cluster.brokers,
+    logLevel: logLevel.NOTHING,
+    clientId: 'bench',
+  });
+  const prefix = `bench-${randomUUID().slice(0, 8)}.`;
+  const stateDir = join(tmpdir(), `flowhook-bench-birthdays-${randomUUID().slice(0, 8)}`);
+  let service: FlowhookService | undefined;
+  try {
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [
+        { topic: `${prefix}events`, numPartitions: PARTITIONS },
+        { topic: `${prefix}profiles`, numPartitions: PARTITIONS },
+        {
+          topic: `${prefix}flows`,
+          numPartitions: 1,
+          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+        },
+      ],
+      waitForLeaders: true,
+    });
+    await admin.disconnect();
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: `${prefix}flows`,
+      messages: [{ key: 'birthday', value: JSON.stringify(birthdayFlow(triggerTime)) }],
+    });
+    const config = buildConfig({
+      KAFKA_BROKERS: cluster.brokers.join(','),
+      FLOWHOOK_TOPIC_PREFIX: prefix,
+      FLOWHOOK_TOPIC_PARTITIONS: String(PARTITIONS),
+      FLOWHOOK_EVENT_TOPICS: `${prefix}events`,
+      FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
+      FLOWHOOK_CATALOG_TOPICS: `${prefix}catalog`,
+      FLOWHOOK_ROLES: 'trigger',
+      FLOWHOOK_HTTP_PORT: '0',
+      FLOWHOOK_INSTANCE_ID: 'bench-birthdays',
+      FLOWHOOK_STATE_DIR: stateDir,
+      LOG_LEVEL: 'silent',
+    }) as FlowhookConfig & { kafka: { brokers: string[] } };
+    const metrics = new FlowhookMetrics({ defaultMetrics: false });
+    service = new FlowhookService({
+      config,
+      logger: createLogger('silent'),
+      roles: ROLE_FACTORIES,
+      metrics,
+    });
+    await service.start();
+    await until(() => service?.isReady() ?? false, 5);
+    let peakRss = process.memoryUsage().rss;
+    let peakHeap = process.memoryUsage().heapUsed;
+    const sample = () => {
+      const m = process.memoryUsage();
+      peakRss = Math.max(peakRss, m.rss);
+      peakHeap = Math.max(peakHeap, m.heapUsed);
+    };
+    let sampler = setInterval(sample, 20);
+
+    // Produced while the trigger consumes them: the load rate is the trigger's.
+    const loadStart = Date.now();
+    const time = new Date(loadStart).toISOString();
+    for (let i = 0; i < PROFILES; i += 2000) {
+      const batch: Message[] = [];
+      for (let k = i; k < Math.min(PROFILES, i + 2000); k++) {
+        const id = `member-${k}`;
+        batch.push({
+          key: id,
+          value: JSON.stringify({
+            time,
+            profile: { id, email: `${id}@example.com`, properties: { birthday: birthdayOf(k) } },
+          }),
+        });
+      }
+      await producer.send({ topic: `${prefix}profiles`, messages: batch, acks: -1 });
+    }
+    await producer.disconnect();
+    await until(async () => (await counter(metrics.profileUpdates)) >= PROFILES, 100);
+    const loadSeconds = (Date.now() - loadStart) / 1000;
+    clearInterval(sampler);
+    const load = {
+      peakHeapMb: Math.round(peakHeap / 2 ** 20),
+      peakRssMb: Math.round(peakRss / 2 ** 20),
+    };
+    if (Date.now() > fireAt.getTime() - 2000)
+      throw new Error(
+        `the load took ${loadSeconds} s: raise BENCH_FIRE_DELAY above ${FIRE_DELAY_S}`,
+      );
+    global.gc?.();
+    const heapAfterLoadMb = Math.round(process.memoryUsage().heapUsed / 2 ** 20);
+    const stateMb = duMb(stateDir);
+
+    peakRss = process.memoryUsage().rss;
+    peakHeap = process.memoryUsage().heapUsed;
+    sampler = setInterval(sample, 20);
+    await until(async () => (await counter(metrics.jobsEmitted)) >= expected, 20);
+    const lastJobMs = Date.now() - fireAt.getTime();
+    clearInterval(sampler);
+    const entries = await counter(metrics.flowEntries);
+
+    const result = {
+      date: new Date().toISOString(),
+      node: process.version,
+      partitions: PARTITIONS,
+      profiles: PROFILES,
+      loadSeconds,
+      updatesPerSecond: PROFILES / loadSeconds,
+      loadPeakHeapMb: load.peakHeapMb,
+      loadPeakRssMb: load.peakRssMb,
+      heapAfterLoadMb,
+      stateDirMb: stateMb,
+      dayEntries: expected,
+      entries,
+      lastEntrySecondsAfterDue: lastJobMs / 1000,
+      dayEntriesPerSecond: expected / Math.max(0.001, lastJobMs / 1000),
+      dayPeakHeapMb: Math.round(peakHeap / 2 ** 20),
+      dayPeakRssMb: Math.round(peakRss / 2 ** 20),
+    };
+    console.log(
+      `${PROFILES} birthdays: load ${Math.round(result.updatesPerSecond)} updates/s (${loadSeconds.toFixed(1)} s), ` +
+        `heap after load ${heapAfterLoadMb} MiB (peak ${load.peakHeapMb}), RSS peak ${load.peakRssMb} MiB, state on disk ${stateMb} MiB; ` +
+        `a day's ${expected} birthdays due at once: last job ${result.lastEntrySecondsAfterDue.toFixed(2)} s after due ` +
+        `(${Math.round(result.dayEntriesPerSecond)}/s), peak heap ${result.dayPeakHeapMb} MiB, peak RSS ${result.dayPeakRssMb} MiB`,
+    );
+    mkdirSync(join(__dirname, '..', '..', 'bench', 'results'), { recursive: true });
+    writeFileSync(
+      join(__dirname, '..', '..', 'bench', 'results', 'birthdays.json'),
+      JSON.stringify(result, null, 2) + '\n',
+    );
+  } finally {
+    await service?.stop();
+    await cluster.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

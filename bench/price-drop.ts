@@ -1,0 +1,249 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel, type Message } from 'kafkajs';
+import { buildConfig, type FlowhookConfig } from '../src/config/load';
+import { startKafka } from '../src/kafka/local-broker';
+import { createLogger } from '../src/observability/logger';
+import { FlowhookMetrics } from '../src/observability/metrics';
+import { ROLE_FACTORIES } from '../src/roles';
+import { FlowhookService } from '../src/service/service';
+
+// npm run bench:price-drop — a price drop reaching BENCH_VIEWERS (default 100,000) viewers of one
+// item, through the trigger role on the local broker (3 partitions):
+//   1. load: one Viewed Product event per viewer (each its own profile), the item's first
+//      catalog record; the trigger records the per-item audience (flowhook.item-audience);
+//   2. the drop: one catalog record with a lower price; measured from producing it to the
+//      fan-out having emitted every entry (flowhook.item-entries), and to the last job being
+//      committed on flowhook.jobs (read by a read_committed consumer in this process);
+//   3. memory: peak JS heap and RSS of this process (flowhook and the reader) during the drop.
+// Results go to bench/results/price-drop.json (price-drop-<viewers>.json for another count).
+
+const VIEWERS = Number(process.env.BENCH_VIEWERS ?? 100_000);
+const PARTITIONS = 3;
+const ITEM = 'HOT-ITEM';
+
+function priceDropFlow(): Record<string, unknown> {
+  return {
+    id: 'price-drop',
+    name: 'bench price drop',
+    status: 'live',
+    version: 1,
+    updated_at: '2026-12-01T00:00:00Z',
+    definition: {
+      triggers: [
+        {
+          type: 'price-drop',
+          trigger_filter: null,
+          price_drop_amount_value: 10,
+          price_drop_amount_unit: 'percent',
+          audience: ['viewed', 'checkout-started'],
+          timeframe_days: 30,
+        },
+      ],
+      profile_filter: null,
+      entry_action_id: 'hook',
+      reentry_criteria: null,
+      actions: [
+        {
+          id: 'hook',
+          type: 'send-webhook',
+          links: { next: null },
+          data: {
+            status: 'live',
+            message: {
+              url: 'https://crm.example.com/price-drops',
+              headers: {},
+              body: '{"email": "{{ email }}", "item": "{{ event.item_id }}", "was": {{ event.old_price }}, "now": {{ event.new_price }}}',
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+const catalogRecord = (price: number): Message => ({
+  key: ITEM,
+  value: JSON.stringify({
+    external_id: ITEM,
+    title: 'A popular item',
+    url: 'https://shop.example.com/hot',
+    price,
+  }),
+});
+
+async function until(probe: () => Promise<boolean> | boolean, intervalMs = 20): Promise<void> {
+  while (!(await probe())) await new Promise((r) => setTimeout(r, intervalMs));
+}
+
+async function counter(metric: { get(): Promise<{ values: { value: number }[] }> }) {
+  return (await metric.get()).values.reduce((n, v) => n + v.value, 0);
+}
+
+async function main(): Promise<void> {
+  const cluster = await startKafka({ log: (l) => console.error(l) });
+  const kafka = new Kafka({
+    brokers: cluster.brokers,
+    logLevel: logLevel.NOTHING,
+    clientId: 'bench',
+  });
+  const prefix = `bench-${randomUUID().slice(0, 8)}.`;
+  const stateDir = join(tmpdir(), `flowhook-bench-price-drop-${randomUUID().slice(0, 8)}`);
+  let service: FlowhookService | undefined;
+  try {
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [
+        { topic: `${prefix}events`, numPartitions: PARTITIONS },
+        { topic: `${prefix}catalog`, numPartitions: PARTITIONS },
+        {
+          topic: `${prefix}flows`,
+          numPartitions: 1,
+          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+        },
+      ],
+      waitForLeaders: true,
+    });
+    await admin.disconnect();
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: `${prefix}flows`,
+      messages: [{ key: 'price-drop', value: JSON.stringify(priceDropFlow()) }],
+    });
+    const now = Date.now();
+    for (let i = 0; i < VIEWERS; i += 2000) {
+      const batch: Message[] = [];
+      for (let k = i; k < Math.min(VIEWERS, i + 2000); k++) {
+        const profileId = `viewer-${k}`;
+        batch.push({
+          key: profileId,
+          value: JSON.stringify({
+            id: `view-${k}`,
+            metric: 'Viewed Product',
+            time: new Date(now - 86_400_000 + k).toISOString(),
+            profile: { id: profileId, email: `${profileId}@example.com` },
+            properties: { ProductID: ITEM, ProductName: 'A popular item' },
+          }),
+        });
+      }
+      await producer.send({ topic: `${prefix}events`, messages: batch, acks: -1 });
+    }
+    await producer.send({ topic: `${prefix}catalog`, messages: [catalogRecord(100)], acks: -1 });
+
+    const config = buildConfig({
+      KAFKA_BROKERS: cluster.brokers.join(','),
+      FLOWHOOK_TOPIC_PREFIX: prefix,
+      FLOWHOOK_TOPIC_PARTITIONS: String(PARTITIONS),
+      FLOWHOOK_EVENT_TOPICS: `${prefix}events`,
+      FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
+      FLOWHOOK_CATALOG_TOPICS: `${prefix}catalog`,
+      FLOWHOOK_ROLES: 'trigger',
+      FLOWHOOK_HTTP_PORT: '0',
+      FLOWHOOK_INSTANCE_ID: 'bench-price-drop',
+      FLOWHOOK_STATE_DIR: stateDir,
+      LOG_LEVEL: 'silent',
+    }) as FlowhookConfig & { kafka: { brokers: string[] } };
+    const metrics = new FlowhookMetrics({ defaultMetrics: false });
+    service = new FlowhookService({
+      config,
+      logger: createLogger('silent'),
+      roles: ROLE_FACTORIES,
+      metrics,
+    });
+    const loadStart = Date.now();
+    await service.start();
+    await until(() => service?.isReady() ?? false, 5);
+    await until(
+      async () =>
+        (await counter(metrics.itemAudienceRecords)) >= VIEWERS &&
+        (await counter(metrics.catalogUpdates)) >= 1,
+      50,
+    );
+    const loadSeconds = (Date.now() - loadStart) / 1000;
+
+    // Reads flowhook.jobs as committed; started before the drop so it is assigned by then.
+    const reader = kafka.consumer({
+      groupId: `bench-reader-${randomUUID()}`,
+      readUncommitted: false,
+    });
+    await reader.connect();
+    await reader.subscribe({ topic: `${prefix}jobs`, fromBeginning: true });
+    let jobs = 0;
+    let lastJobAt = 0;
+    await reader.run({
+      eachBatch: async ({ batch }) => {
+        jobs += batch.messages.length;
+        if (jobs >= VIEWERS && lastJobAt === 0) lastJobAt = Date.now();
+      },
+    });
+
+    global.gc?.();
+    const base = process.memoryUsage();
+    let peakRss = base.rss;
+    let peakHeap = base.heapUsed;
+    const sampler = setInterval(() => {
+      const m = process.memoryUsage();
+      peakRss = Math.max(peakRss, m.rss);
+      peakHeap = Math.max(peakHeap, m.heapUsed);
+    }, 20);
+    const dropAt = Date.now();
+    await producer.send({ topic: `${prefix}catalog`, messages: [catalogRecord(80)], acks: -1 });
+    let fannedOutAt = 0;
+    await until(async () => {
+      if (fannedOutAt === 0 && (await counter(metrics.itemEntriesEmitted)) >= VIEWERS)
+        fannedOutAt = Date.now();
+      return lastJobAt !== 0;
+    }, 20);
+    clearInterval(sampler);
+    await reader.disconnect();
+    await producer.disconnect();
+
+    const result = {
+      date: new Date().toISOString(),
+      node: process.version,
+      partitions: PARTITIONS,
+      viewers: VIEWERS,
+      audienceLoadSeconds: loadSeconds,
+      audienceLoadEventsPerSecond: VIEWERS / loadSeconds,
+      fanOutSeconds: (fannedOutAt - dropAt) / 1000,
+      lastJobSeconds: (lastJobAt - dropAt) / 1000,
+      entriesPerSecond: VIEWERS / ((lastJobAt - dropAt) / 1000),
+      jobs,
+      baseHeapMb: Math.round(base.heapUsed / 1024 / 1024),
+      peakHeapMb: Math.round(peakHeap / 1024 / 1024),
+      baseRssMb: Math.round(base.rss / 1024 / 1024),
+      peakRssMb: Math.round(peakRss / 1024 / 1024),
+    };
+    console.log(
+      `price drop to ${VIEWERS} viewers: fan-out done in ${result.fanOutSeconds.toFixed(2)} s, ` +
+        `last job committed after ${result.lastJobSeconds.toFixed(2)} s (${Math.round(result.entriesPerSecond)} entries/s); ` +
+        `peak JS heap ${result.peakHeapMb} MiB (before the drop ${result.baseHeapMb}), peak RSS ${result.peakRssMb} MiB ` +
+        `(before ${result.baseRssMb}); audience load ${Math.round(result.audienceLoadEventsPerSecond)} events/s`,
+    );
+    mkdirSync(join(__dirname, '..', '..', 'bench', 'results'), { recursive: true });
+    writeFileSync(
+      join(
+        __dirname,
+        '..',
+        '..',
+        'bench',
+        'results',
+        VIEWERS === 100_000 ? 'price-drop.json' : `price-drop-${VIEWERS}.json`,
+      ),
+      JSON.stringify(result, null, 2) + '\n',
+    );
+  } finally {
+    await service?.stop();
+    await cluster.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
