@@ -1,13 +1,13 @@
 // The embedded backend: one SQLite file (better-sqlite3, synchronous, WAL) per replica.
 
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { setImmediate } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { ActivityStoreError } from '../errors';
 import {
-  ACTIVITY_COLUMNS,
   fromRow,
   listQuery,
   pageOf,
@@ -15,13 +15,13 @@ import {
   reviewQuery,
   schemaStatements,
   statusCountsQuery,
-  toRow,
   type ActivityRow,
   type CountRow,
   countsOf,
   type ReviewRow,
 } from './sql';
 import { checkFilter, decodeCursor, pageSize, type ActivityStore, type IngestWrite } from './store';
+import { ingestWriter, tuneConnection, type WriteReply, type WriteRequest } from './sqlite-writes';
 import type { ActivityFilter, ActivityPage, ReviewItem, StatusCounts } from './types';
 
 /** Records per SQLite transaction of an ingest write (about 5 ms of blocking each). */
@@ -32,16 +32,17 @@ export interface SqliteStoreOptions {
   file: string;
   /** Leave the secondary indexes out (bulk loads create them afterwards with createIndexes). */
   withoutIndexes?: boolean;
+  /** Write on this thread instead of a writer thread (bench/activity.ts measures both). */
+  writerThread?: boolean;
 }
 
 export class SqliteActivityStore implements ActivityStore {
   readonly kind = 'sqlite' as const;
   readonly storeId: string;
   readonly db: Database.Database;
-  private readonly insertRecord: Database.Statement;
-  private readonly insertReview: Database.Statement;
-  private readonly deleteReview: Database.Statement;
-  private readonly writeTx: (batch: IngestWrite) => number;
+  /** Runs the ingest's writes off the event loop (files only; `:memory:` is per connection). */
+  private readonly writer: SqliteWriterThread | undefined;
+  private readonly writeHere: (batch: IngestWrite) => number;
   private closed = false;
 
   constructor(options: SqliteStoreOptions) {
@@ -54,9 +55,7 @@ export class SqliteActivityStore implements ActivityStore {
       });
     }
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    // Inserts touch six indexes: a 64 MiB page cache keeps their upper levels in memory.
-    this.db.pragma('cache_size = -65536');
+    tuneConnection(this.db);
     const schema = schemaStatements('sqlite');
     for (const s of schema.tables) this.db.exec(s);
     if (options.withoutIndexes !== true) this.createIndexes();
@@ -70,35 +69,11 @@ export class SqliteActivityStore implements ActivityStore {
         value: string;
       }
     ).value;
-    this.insertRecord = this.db.prepare(
-      `INSERT INTO activity (${ACTIVITY_COLUMNS.join(', ')}) VALUES (${ACTIVITY_COLUMNS.map((c) => `@${c}`).join(', ')}) ON CONFLICT (id) DO NOTHING`,
-    );
-    this.insertReview = this.db.prepare(
-      `INSERT INTO review (id, flow_id, action_id, profile_id, event_id, held_at_ms, job)
-       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-    );
-    this.deleteReview = this.db.prepare('DELETE FROM review WHERE id = ?');
-    this.writeTx = this.db.transaction((batch: IngestWrite): number => {
-      let added = 0;
-      for (const r of batch.records) added += this.insertRecord.run(toRow(r)).changes;
-      for (const change of batch.review) {
-        if (change.kind === 'decided') {
-          this.deleteReview.run(change.id);
-        } else {
-          const i = change.item;
-          this.insertReview.run(
-            i.id,
-            i.flow_id,
-            i.action_id,
-            i.profile_id,
-            i.event_id,
-            Date.parse(i.held_at),
-            JSON.stringify(i.job),
-          );
-        }
-      }
-      return added;
-    });
+    this.writer =
+      options.file === ':memory:' || options.writerThread === false
+        ? undefined
+        : new SqliteWriterThread(options.file);
+    this.writeHere = ingestWriter(this.db);
   }
 
   createIndexes(): void {
@@ -107,22 +82,23 @@ export class SqliteActivityStore implements ActivityStore {
   }
 
   /**
-   * SQLite writes block the event loop that also runs the trigger and delivery: a batch goes in
-   * transactions of WRITE_CHUNK records, with a turn of the loop between them, so no write holds
-   * Kafka work up for more than a few milliseconds. Rows are idempotent (ON CONFLICT DO NOTHING)
-   * and the ingest commits its offsets after the whole batch, so a crash between chunks only
-   * writes some rows twice.
+   * SQLite writes block the thread they run on, and this process's event loop also runs the
+   * trigger and delivery: a file store writes on its writer thread. A `:memory:` store writes
+   * here, in transactions of WRITE_CHUNK records with a turn of the loop between them (rows are
+   * idempotent and the ingest commits its offsets after the whole batch, so a crash between
+   * chunks only writes some rows twice).
    */
   async write(batch: IngestWrite): Promise<number> {
+    if (this.writer) return this.writer.write(batch);
     const { records } = batch;
     let added = 0;
     let from = 0;
     while (records.length - from > WRITE_CHUNK) {
-      added += this.writeTx({ records: records.slice(from, from + WRITE_CHUNK), review: [] });
+      added += this.writeHere({ records: records.slice(from, from + WRITE_CHUNK), review: [] });
       from += WRITE_CHUNK;
       await setImmediate();
     }
-    return added + this.writeTx({ records: records.slice(from), review: batch.review });
+    return added + this.writeHere({ records: records.slice(from), review: batch.review });
   }
 
   // async: a bad filter is a rejected promise, as with PostgreSQL.
@@ -179,11 +155,79 @@ export class SqliteActivityStore implements ActivityStore {
     return Promise.resolve(row.n);
   }
 
-  close(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      this.db.close();
-    }
-    return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.writer?.close();
+    this.db.close();
+  }
+}
+
+/** The compiled thread script: beside this file in dist/, or dist/'s copy under ts-jest. */
+function writerScript(): string {
+  const beside = join(__dirname, 'sqlite-writer-thread.js');
+  if (existsSync(beside)) return beside;
+  const built = resolve(__dirname, '../../dist/src/activity/sqlite-writer-thread.js');
+  if (existsSync(built)) return built;
+  throw new Error(`activity writer script not found at ${beside} or ${built}; run npm run build`);
+}
+
+/** The ingest's writes on a thread of their own (sqlite-writer-thread.ts), answered in order. */
+class SqliteWriterThread {
+  private worker: Worker | undefined;
+  private nextId = 0;
+  private readonly pending = new Map<
+    number,
+    { resolve(added: number): void; reject(err: Error): void }
+  >();
+  private readonly inFlight = new Set<Promise<number>>();
+
+  constructor(private readonly file: string) {}
+
+  write(batch: IngestWrite): Promise<number> {
+    const worker = this.worker ?? this.start();
+    const id = this.nextId++;
+    const written = new Promise<number>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage({ id, batch } satisfies WriteRequest);
+    });
+    this.inFlight.add(written);
+    const forget = () => this.inFlight.delete(written);
+    written.then(forget, forget);
+    return written;
+  }
+
+  private start(): Worker {
+    const worker = new Worker(writerScript(), { workerData: { file: this.file } });
+    worker.on('message', (reply: WriteReply) => {
+      const waiting = this.pending.get(reply.id);
+      if (!waiting) return;
+      this.pending.delete(reply.id);
+      if ('error' in reply) waiting.reject(new ActivityStoreError(`write failed: ${reply.error}`));
+      else waiting.resolve(reply.added);
+    });
+    worker.on('error', (err) => this.lost(worker, err));
+    // A thread that died is replaced at the next write; the writes it had are failed (the
+    // ingest processes their batches again).
+    worker.on('exit', (code) =>
+      this.lost(worker, new ActivityStoreError(`activity writer thread exited (code ${code})`)),
+    );
+    this.worker = worker;
+    return worker;
+  }
+
+  private lost(worker: Worker, err: Error): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    for (const waiting of this.pending.values()) waiting.reject(err);
+    this.pending.clear();
+  }
+
+  /** Writes already handed over finish first, then the thread ends. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+    const worker = this.worker;
+    this.worker = undefined;
+    await worker?.terminate();
   }
 }
