@@ -107,6 +107,8 @@ export interface StreamProcessorDeps {
 type TaskState = 'initializing' | 'running' | 'closed';
 
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+/** Outputs a task collects while its previous transaction is in flight (see backPressure). */
+const MAX_INTERVAL_RECORDS = 20_000;
 /**
  * Retries of the task producers' requests. The first retry comes after a few milliseconds:
  * right after a commit the coordinator is still writing the previous transaction's markers
@@ -339,6 +341,7 @@ export class StreamProcessor {
     resolveOffset: (offset: string) => void,
     pause: () => void,
   ): Promise<void> {
+    await this.backPressure(task);
     const started = process.hrtime.bigint();
     const handler = this.handler as Processor;
     const context = this.contextFor(task);
@@ -532,6 +535,16 @@ export class StreamProcessor {
     void task.run(() => this.recover(task, 'commit_failed', err));
   }
 
+  /**
+   * While a transaction is in flight the task goes on into the next interval; once that holds
+   * MAX_INTERVAL_RECORDS outputs, it waits for the transaction first. A slow commit (a broker
+   * under strain) or a fan-out that schedules itself again at once then cannot grow the
+   * interval, and the memory it takes, without bound.
+   */
+  private async backPressure(task: Task): Promise<void> {
+    if (task.committing && task.outbox.size >= MAX_INTERVAL_RECORDS) await this.settle(task);
+  }
+
   /** Waits for the transaction in flight, if any (it never rejects: failures are handled). */
   private async settle(task: Task): Promise<void> {
     while (task.committing) await task.committing;
@@ -676,6 +689,7 @@ export class StreamProcessor {
     const handler = this.handler;
     const timers = task.timers;
     if (!handler?.onTimer || !timers || task.state !== 'running') return;
+    await this.backPressure(task);
     const now = this.clock();
     const due = timers.due(now, this.options.timersPerPunctuation ?? 500);
     const context = this.contextFor(task);
