@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { buildConfig, type FlowhookConfig } from '../src/config/load';
 import { startKafka } from '../src/kafka/local-broker';
+import { counter, createBenchTopics, oneWebhookFlow, until } from './support';
 import { createLogger } from '../src/observability/logger';
 import { FlowhookMetrics } from '../src/observability/metrics';
 import { ROLE_FACTORIES } from '../src/roles';
@@ -28,57 +29,28 @@ const PARTITIONS = 3;
 const DAY = 86_400_000;
 
 function birthdayFlow(triggerTime: string): Record<string, unknown> {
-  return {
-    id: 'birthday',
-    name: 'bench birthday points',
-    status: 'live',
-    version: 1,
-    definition: {
-      triggers: [
-        {
-          type: 'date',
-          date_field_type: 'profile-property',
-          date_profile_property: 'birthday',
-          timedelta_unit_before_date: 'days',
-          timedelta_value_before_date: 0,
-          recurrence_frequency: 'annually',
-          timezone: 'UTC',
-          trigger_time: triggerTime,
-        },
-      ],
-      profile_filter: null,
-      entry_action_id: 'hook',
-      reentry_criteria: null,
-      actions: [
-        {
-          id: 'hook',
-          type: 'send-webhook',
-          links: { next: null },
-          data: {
-            status: 'live',
-            message: {
-              url: 'https://loyalty.example.com/points',
-              headers: {},
-              body: '{"customer": "{{ email }}", "points": 500}',
-            },
-          },
-        },
-      ],
+  return oneWebhookFlow(
+    'birthday',
+    {
+      type: 'date',
+      date_field_type: 'profile-property',
+      date_profile_property: 'birthday',
+      timedelta_unit_before_date: 'days',
+      timedelta_value_before_date: 0,
+      recurrence_frequency: 'annually',
+      timezone: 'UTC',
+      trigger_time: triggerTime,
     },
-  };
+    {
+      url: 'https://loyalty.example.com/points',
+      body: '{"customer": "{{ email }}", "points": 500}',
+    },
+  );
 }
 
 /** Profile k's birthday: day k mod 365 of a non-leap year (1990). */
 function birthdayOf(k: number): string {
   return new Date(Date.UTC(1990, 0, 1) + (k % 365) * DAY).toISOString().slice(0, 10);
-}
-
-async function until(probe: () => Promise<boolean> | boolean, intervalMs = 20): Promise<void> {
-  while (!(await probe())) await new Promise((r) => setTimeout(r, intervalMs));
-}
-
-async function counter(metric: { get(): Promise<{ values: { value: number }[] }> }) {
-  return (await metric.get()).values.reduce((n, v) => n + v.value, 0);
 }
 
 function duMb(path: string): number {
@@ -109,21 +81,7 @@ async function main(): Promise<void> {
   const stateDir = join(tmpdir(), `flowhook-bench-birthdays-${randomUUID().slice(0, 8)}`);
   let service: FlowhookService | undefined;
   try {
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({
-      topics: [
-        { topic: `${prefix}events`, numPartitions: PARTITIONS },
-        { topic: `${prefix}profiles`, numPartitions: PARTITIONS },
-        {
-          topic: `${prefix}flows`,
-          numPartitions: 1,
-          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-        },
-      ],
-      waitForLeaders: true,
-    });
-    await admin.disconnect();
+    await createBenchTopics(kafka, prefix, ['events', 'profiles'], PARTITIONS);
     const producer = kafka.producer();
     await producer.connect();
     await producer.send({

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { buildConfig, type FlowhookConfig } from '../src/config/load';
 import { startKafka } from '../src/kafka/local-broker';
+import { counter, createBenchTopics, oneWebhookFlow, until } from './support';
 import { createLogger } from '../src/observability/logger';
 import { FlowhookMetrics } from '../src/observability/metrics';
 import { ROLE_FACTORIES } from '../src/roles';
@@ -25,43 +26,21 @@ const PARTITIONS = 3;
 const ITEM = 'HOT-ITEM';
 
 function priceDropFlow(): Record<string, unknown> {
-  return {
-    id: 'price-drop',
-    name: 'bench price drop',
-    status: 'live',
-    version: 1,
-    updated_at: '2026-12-01T00:00:00Z',
-    definition: {
-      triggers: [
-        {
-          type: 'price-drop',
-          trigger_filter: null,
-          price_drop_amount_value: 10,
-          price_drop_amount_unit: 'percent',
-          audience: ['viewed', 'checkout-started'],
-          timeframe_days: 30,
-        },
-      ],
-      profile_filter: null,
-      entry_action_id: 'hook',
-      reentry_criteria: null,
-      actions: [
-        {
-          id: 'hook',
-          type: 'send-webhook',
-          links: { next: null },
-          data: {
-            status: 'live',
-            message: {
-              url: 'https://crm.example.com/price-drops',
-              headers: {},
-              body: '{"email": "{{ email }}", "item": "{{ event.item_id }}", "was": {{ event.old_price }}, "now": {{ event.new_price }}}',
-            },
-          },
-        },
-      ],
+  return oneWebhookFlow(
+    'price-drop',
+    {
+      type: 'price-drop',
+      trigger_filter: null,
+      price_drop_amount_value: 10,
+      price_drop_amount_unit: 'percent',
+      audience: ['viewed', 'checkout-started'],
+      timeframe_days: 30,
     },
-  };
+    {
+      url: 'https://crm.example.com/price-drops',
+      body: '{"email": "{{ email }}", "item": "{{ event.item_id }}", "was": {{ event.old_price }}, "now": {{ event.new_price }}}',
+    },
+  );
 }
 
 const catalogRecord = (price: number): Message => ({
@@ -74,14 +53,6 @@ const catalogRecord = (price: number): Message => ({
   }),
 });
 
-async function until(probe: () => Promise<boolean> | boolean, intervalMs = 20): Promise<void> {
-  while (!(await probe())) await new Promise((r) => setTimeout(r, intervalMs));
-}
-
-async function counter(metric: { get(): Promise<{ values: { value: number }[] }> }) {
-  return (await metric.get()).values.reduce((n, v) => n + v.value, 0);
-}
-
 async function main(): Promise<void> {
   const cluster = await startKafka({ log: (l) => console.error(l) });
   const kafka = new Kafka({
@@ -93,21 +64,7 @@ async function main(): Promise<void> {
   const stateDir = join(tmpdir(), `flowhook-bench-price-drop-${randomUUID().slice(0, 8)}`);
   let service: FlowhookService | undefined;
   try {
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({
-      topics: [
-        { topic: `${prefix}events`, numPartitions: PARTITIONS },
-        { topic: `${prefix}catalog`, numPartitions: PARTITIONS },
-        {
-          topic: `${prefix}flows`,
-          numPartitions: 1,
-          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-        },
-      ],
-      waitForLeaders: true,
-    });
-    await admin.disconnect();
+    await createBenchTopics(kafka, prefix, ['events', 'catalog'], PARTITIONS);
     const producer = kafka.producer();
     await producer.connect();
     await producer.send({

@@ -1,5 +1,6 @@
 import { roleGroupId } from '../../src/service/role';
 import { produce, startFlowhook, type Harness } from '../support/flowhook-harness';
+import { webhookFlow } from '../support/flows';
 import { createTopic, testKafka, uniqueName, withAdmin } from '../support/kafka';
 import { startReceiver, type ReceivedRequest, type Receiver } from '../support/receiver';
 import { waitFor } from '../support/wait';
@@ -20,29 +21,6 @@ let h: Harness | undefined;
 let receiver: Receiver;
 
 const at = (path: string) => (r: ReceivedRequest) => r.path === path;
-
-function webhookFlow(id: string, trigger: Record<string, unknown>, path: string, body: string) {
-  return {
-    id,
-    name: id,
-    status: 'live',
-    version: 1,
-    definition: {
-      triggers: [trigger],
-      profile_filter: null,
-      entry_action_id: 'hook',
-      reentry_criteria: null,
-      actions: [
-        {
-          id: 'hook',
-          type: 'send-webhook',
-          links: { next: null },
-          data: { status: 'live', message: { url: receiver.url(path), headers: {}, body } },
-        },
-      ],
-    },
-  };
-}
 
 /** Offsets the trigger committed on the profiles topic (all partitions). */
 async function committedProfileUpdates(): Promise<number> {
@@ -81,9 +59,9 @@ it('an occurrence due while the trigger is down fires once when it is back, and 
   // The trigger time 20 s from now, in UTC; "today" is the UTC date at that moment.
   const fireAt = new Date(Math.ceil((Date.now() + 20_000) / 1000) * 1000);
   const today = fireAt.toISOString().slice(5, 10);
-  const birthday = webhookFlow(
-    'birthday-restart',
-    {
+  const birthday = webhookFlow({
+    id: 'birthday-restart',
+    trigger: {
       type: 'date',
       date_field_type: 'profile-property',
       date_profile_property: 'birthday',
@@ -92,14 +70,17 @@ it('an occurrence due while the trigger is down fires once when it is back, and 
       timezone: 'UTC',
       trigger_time: fireAt.toISOString().slice(11, 19),
     },
-    '/points',
-    '{"name": "{{ first_name }}"}',
-  );
-  const probe = webhookFlow('probe', { type: 'metric', id: 'Probe' }, '/probe', '{"ok": true}');
+    webhooks: [{ id: 'hook', url: receiver.url('/points'), body: '{"name": "{{ first_name }}"}' }],
+  });
+  const probe = webhookFlow({
+    id: 'probe',
+    metric: 'Probe',
+    webhooks: [{ id: 'hook', url: receiver.url('/probe'), body: '{"ok": true}' }],
+  });
   await produce(
     kafka,
     `${prefix}flows`,
-    [birthday, probe].map((f) => ({ key: f.id, value: JSON.stringify(f) })),
+    [birthday, probe].map((f) => ({ key: String(f.id), value: JSON.stringify(f) })),
   );
   h = await startFlowhook({ name: 'dates', settings });
   const service = h;

@@ -4,6 +4,8 @@ import type { FlowhookEvent } from '../../src/documents';
 export function webhookFlow(options: {
   id: string;
   metric?: string;
+  /** Any trigger (a date, a list, …) instead of the metric trigger. */
+  trigger?: Record<string, unknown>;
   version?: number;
   status?: 'live' | 'manual' | 'draft';
   webhooks?: { id: string; url: string; body?: string }[];
@@ -53,7 +55,7 @@ export function webhookFlow(options: {
     ...(options.webhookOrder && { webhook_order: options.webhookOrder }),
     definition: {
       triggers: [
-        {
+        options.trigger ?? {
           type: 'metric',
           id: options.metric ?? 'Placed Order',
           ...(options.triggerFilter ? { trigger_filter: options.triggerFilter } : {}),
