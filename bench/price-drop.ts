@@ -3,12 +3,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Message } from 'kafkajs';
-import { buildConfig, type FlowhookConfig } from '../src/config/load';
 import { startKafka } from '../src/kafka/local-broker';
-import { counter, createBenchTopics, oneWebhookFlow, until } from './support';
-import { createLogger } from '../src/observability/logger';
-import { FlowhookMetrics } from '../src/observability/metrics';
-import { ROLE_FACTORIES } from '../src/roles';
+import { counter, createBenchTopics, oneWebhookFlow, startBenchTrigger, until } from './support';
 import { FlowhookService } from '../src/service/service';
 
 // npm run bench:price-drop — a price drop reaching BENCH_VIEWERS (default 100,000) viewers of one
@@ -91,28 +87,16 @@ async function main(): Promise<void> {
     }
     await producer.send({ topic: `${prefix}catalog`, messages: [catalogRecord(100)], acks: -1 });
 
-    const config = buildConfig({
-      KAFKA_BROKERS: cluster.brokers.join(','),
-      FLOWHOOK_TOPIC_PREFIX: prefix,
-      FLOWHOOK_TOPIC_PARTITIONS: String(PARTITIONS),
-      FLOWHOOK_EVENT_TOPICS: `${prefix}events`,
-      FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
-      FLOWHOOK_CATALOG_TOPICS: `${prefix}catalog`,
-      FLOWHOOK_ROLES: 'trigger',
-      FLOWHOOK_HTTP_PORT: '0',
-      FLOWHOOK_INSTANCE_ID: 'bench-price-drop',
-      FLOWHOOK_STATE_DIR: stateDir,
-      LOG_LEVEL: 'silent',
-    }) as FlowhookConfig & { kafka: { brokers: string[] } };
-    const metrics = new FlowhookMetrics({ defaultMetrics: false });
-    service = new FlowhookService({
-      config,
-      logger: createLogger('silent'),
-      roles: ROLE_FACTORIES,
-      metrics,
-    });
     const loadStart = Date.now();
-    await service.start();
+    const started = await startBenchTrigger({
+      brokers: cluster.brokers,
+      prefix,
+      partitions: PARTITIONS,
+      instanceId: 'bench-price-drop',
+      stateDir,
+    });
+    service = started.service;
+    const { metrics } = started;
     await until(() => service?.isReady() ?? false, 5);
     await until(
       async () =>

@@ -1,7 +1,13 @@
 // What the benchmarks that run flowhook in-process share: the flow document of one trigger and
-// one webhook, the input topics and the compacted flows topic, and waiting on a counter.
+// one webhook, the input topics and the compacted flows topic, the trigger role started on
+// them, and waiting on a counter.
 
 import type { Kafka } from 'kafkajs';
+import { buildConfig, type FlowhookConfig } from '../src/config/load';
+import { createLogger } from '../src/observability/logger';
+import { FlowhookMetrics } from '../src/observability/metrics';
+import { ROLE_FACTORIES } from '../src/roles';
+import { FlowhookService } from '../src/service/service';
 
 /** A live flow: `trigger`, then one webhook to `url` with `body`. */
 export function oneWebhookFlow(
@@ -71,4 +77,40 @@ export async function counter(metric: {
   get(): Promise<{ values: { value: number }[] }>;
 }): Promise<number> {
   return (await metric.get()).values.reduce((n, v) => n + v.value, 0);
+}
+
+/**
+ * The trigger role alone, in this process, on `<prefix>events`, `<prefix>profiles` and
+ * `<prefix>catalog`; started, not yet ready (callers wait with `until`).
+ */
+export async function startBenchTrigger(options: {
+  brokers: string[];
+  prefix: string;
+  partitions: number;
+  instanceId: string;
+  stateDir: string;
+}): Promise<{ service: FlowhookService; metrics: FlowhookMetrics }> {
+  const { prefix } = options;
+  const config = buildConfig({
+    KAFKA_BROKERS: options.brokers.join(','),
+    FLOWHOOK_TOPIC_PREFIX: prefix,
+    FLOWHOOK_TOPIC_PARTITIONS: String(options.partitions),
+    FLOWHOOK_EVENT_TOPICS: `${prefix}events`,
+    FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
+    FLOWHOOK_CATALOG_TOPICS: `${prefix}catalog`,
+    FLOWHOOK_ROLES: 'trigger',
+    FLOWHOOK_HTTP_PORT: '0',
+    FLOWHOOK_INSTANCE_ID: options.instanceId,
+    FLOWHOOK_STATE_DIR: options.stateDir,
+    LOG_LEVEL: 'silent',
+  }) as FlowhookConfig & { kafka: { brokers: string[] } };
+  const metrics = new FlowhookMetrics({ defaultMetrics: false });
+  const service = new FlowhookService({
+    config,
+    logger: createLogger('silent'),
+    roles: ROLE_FACTORIES,
+    metrics,
+  });
+  await service.start();
+  return { service, metrics };
 }
