@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Message } from 'kafkajs';
@@ -41,6 +41,8 @@ interface ScenarioResult {
   restartReadyMs?: number;
   profiles?: number;
   peakHeapMb?: number;
+  /** D: peak of the anonymous part of RSS (without LMDB's file-backed pages). */
+  peakAnonRssMb?: number;
 }
 
 function flowDoc(
@@ -357,13 +359,16 @@ async function profilesAtScale(kafka: Kafka, brokers: string[]): Promise<Scenari
     return { service, readyMs: Date.now() - startedAt };
   };
   // RSS counts the store's memory-mapped LMDB pages (file-backed, reclaimable by the kernel);
-  // the JS heap is what the process itself holds on to.
+  // its anonymous part (RssAnon: heap, native buffers) and the JS heap are what the process
+  // itself holds on to.
   let peakRss = process.memoryUsage().rss;
   let peakHeap = process.memoryUsage().heapUsed;
+  let peakAnon = anonymousRss();
   const sampler = setInterval(() => {
     const m = process.memoryUsage();
     peakRss = Math.max(peakRss, m.rss);
     peakHeap = Math.max(peakHeap, m.heapUsed);
+    peakAnon = Math.max(peakAnon, anonymousRss());
   }, 20);
   const first = await start();
   const group = roleGroupId(prefix, 'trigger');
@@ -399,7 +404,18 @@ async function profilesAtScale(kafka: Kafka, brokers: string[]): Promise<Scenari
     restartReadyMs: second.readyMs,
     profiles,
     peakHeapMb: Math.round(peakHeap / 1024 / 1024),
+    peakAnonRssMb: Math.round(peakAnon / 1024 / 1024),
   };
+}
+
+/** The anonymous part of this process's RSS in bytes (Linux /proc; NaN elsewhere). */
+function anonymousRss(): number {
+  try {
+    const kb = /^RssAnon:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return kb === undefined ? NaN : Number(kb) * 1024;
+  } catch {
+    return NaN;
+  }
 }
 
 async function scenario(name: string): Promise<ScenarioResult> {
@@ -477,7 +493,7 @@ async function main(): Promise<void> {
             ? `, ready in ${x.readyMs} ms, peak RSS ${x.peakRssMb} MiB`
             : '') +
           (x.restartReadyMs !== undefined
-            ? `; peak heap ${x.peakHeapMb} MiB; first third ${Math.round(x.firstThirdPerSecond ?? 0)}/s, last third ${Math.round(x.lastThirdPerSecond ?? 0)}/s; restart to ready ${x.restartReadyMs} ms`
+            ? `; peak heap ${x.peakHeapMb} MiB, peak anonymous RSS ${x.peakAnonRssMb} MiB; first third ${Math.round(x.firstThirdPerSecond ?? 0)}/s, last third ${Math.round(x.lastThirdPerSecond ?? 0)}/s; restart to ready ${x.restartReadyMs} ms`
             : ''),
       );
     }

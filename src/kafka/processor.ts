@@ -107,8 +107,11 @@ export interface StreamProcessorDeps {
 type TaskState = 'initializing' | 'running' | 'closed';
 
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
-/** Outputs a task collects while its previous transaction is in flight (see backPressure). */
-const MAX_INTERVAL_RECORDS = 20_000;
+/**
+ * Records (outputs and store changes) a task collects while its previous transaction is in
+ * flight (see backPressure): about what a busy task processes in one commit interval.
+ */
+const MAX_INTERVAL_RECORDS = 5_000;
 /**
  * Retries of the task producers' requests. The first retry comes after a few milliseconds:
  * right after a commit the coordinator is still writing the previous transaction's markers
@@ -537,12 +540,15 @@ export class StreamProcessor {
 
   /**
    * While a transaction is in flight the task goes on into the next interval; once that holds
-   * MAX_INTERVAL_RECORDS outputs, it waits for the transaction first. A slow commit (a broker
-   * under strain) or a fan-out that schedules itself again at once then cannot grow the
-   * interval, and the memory it takes, without bound.
+   * MAX_INTERVAL_RECORDS outputs and store changes, it waits for the transaction first. A
+   * backlog, a slow commit (a broker under strain) or a fan-out that schedules itself again at
+   * once then cannot grow the interval, and the memory it takes, without bound.
    */
   private async backPressure(task: Task): Promise<void> {
-    if (task.committing && task.outbox.size >= MAX_INTERVAL_RECORDS) await this.settle(task);
+    if (!task.committing) return;
+    let records = task.outbox.size;
+    for (const store of task.stores.values()) records += store.pendingWrites;
+    if (records >= MAX_INTERVAL_RECORDS) await this.settle(task);
   }
 
   /** Waits for the transaction in flight, if any (it never rejects: failures are handled). */

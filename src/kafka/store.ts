@@ -147,6 +147,11 @@ export class StorePartition<T> implements KeyValueStore<T> {
     return this.overlay.size > 0;
   }
 
+  /** Keys written in this interval (each one changelog record at the next commit). */
+  get pendingWrites(): number {
+    return this.overlay.size;
+  }
+
   private pending(key: string): Buffer | null | undefined {
     const current = this.overlay.get(key);
     return current !== undefined ? current : this.sealed.get(key);

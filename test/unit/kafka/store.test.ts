@@ -53,8 +53,11 @@ describe('StorePartition', () => {
     const store = new StorePartition(spec, 0, local);
     store.put('a', { n: 1 });
     store.put('b', { n: 1 });
+    store.put('b', { n: 1 });
+    expect(store.pendingWrites).toBe(2);
     expect(store.seal()).toHaveLength(2);
     expect(store.dirty).toBe(false);
+    expect(store.pendingWrites).toBe(0);
     store.put('b', { n: 2 });
     store.delete('a');
     store.put('c', { n: 2 });
