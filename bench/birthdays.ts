@@ -1,11 +1,20 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { startKafka } from '../src/kafka/local-broker';
-import { counter, createBenchTopics, oneWebhookFlow, startBenchTrigger, until } from './support';
+import {
+  counter,
+  createBenchTopics,
+  MemoryPeaks,
+  mib,
+  oneWebhookFlow,
+  startBenchTrigger,
+  until,
+  writeBenchResult,
+} from './support';
 import { FlowhookService } from '../src/service/service';
 
 // npm run bench:birthdays — BENCH_BIRTHDAYS profiles (default 1,000,000), each with a birthday
@@ -94,14 +103,7 @@ async function main(): Promise<void> {
     service = started.service;
     const { metrics } = started;
     await until(() => service?.isReady() ?? false, 5);
-    let peakRss = process.memoryUsage().rss;
-    let peakHeap = process.memoryUsage().heapUsed;
-    const sample = () => {
-      const m = process.memoryUsage();
-      peakRss = Math.max(peakRss, m.rss);
-      peakHeap = Math.max(peakHeap, m.heapUsed);
-    };
-    let sampler = setInterval(sample, 20);
+    const memory = new MemoryPeaks().start();
 
     // Produced while the trigger consumes them: the load rate is the trigger's.
     const loadStart = Date.now();
@@ -123,25 +125,19 @@ async function main(): Promise<void> {
     await producer.disconnect();
     await until(async () => (await counter(metrics.profileUpdates)) >= PROFILES, 100);
     const loadSeconds = (Date.now() - loadStart) / 1000;
-    clearInterval(sampler);
-    const load = {
-      peakHeapMb: Math.round(peakHeap / 2 ** 20),
-      peakRssMb: Math.round(peakRss / 2 ** 20),
-    };
+    const load = memory.stop();
     if (Date.now() > fireAt.getTime() - 2000)
       throw new Error(
         `the load took ${loadSeconds} s: raise BENCH_FIRE_DELAY above ${FIRE_DELAY_S}`,
       );
     global.gc?.();
-    const heapAfterLoadMb = Math.round(process.memoryUsage().heapUsed / 2 ** 20);
+    const heapAfterLoadMb = mib(process.memoryUsage().heapUsed);
     const stateMb = duMb(stateDir);
 
-    peakRss = process.memoryUsage().rss;
-    peakHeap = process.memoryUsage().heapUsed;
-    sampler = setInterval(sample, 20);
+    memory.start();
     await until(async () => (await counter(metrics.jobsEmitted)) >= expected, 20);
     const lastJobMs = Date.now() - fireAt.getTime();
-    clearInterval(sampler);
+    const day = memory.stop();
     const entries = await counter(metrics.flowEntries);
 
     const result = {
@@ -159,8 +155,8 @@ async function main(): Promise<void> {
       entries,
       lastEntrySecondsAfterDue: lastJobMs / 1000,
       dayEntriesPerSecond: expected / Math.max(0.001, lastJobMs / 1000),
-      dayPeakHeapMb: Math.round(peakHeap / 2 ** 20),
-      dayPeakRssMb: Math.round(peakRss / 2 ** 20),
+      dayPeakHeapMb: day.peakHeapMb,
+      dayPeakRssMb: day.peakRssMb,
     };
     console.log(
       `${PROFILES} birthdays: load ${Math.round(result.updatesPerSecond)} updates/s (${loadSeconds.toFixed(1)} s), ` +
@@ -168,11 +164,7 @@ async function main(): Promise<void> {
         `a day's ${expected} birthdays due at once: last job ${result.lastEntrySecondsAfterDue.toFixed(2)} s after due ` +
         `(${Math.round(result.dayEntriesPerSecond)}/s), peak heap ${result.dayPeakHeapMb} MiB, peak RSS ${result.dayPeakRssMb} MiB`,
     );
-    mkdirSync(join(__dirname, '..', '..', 'bench', 'results'), { recursive: true });
-    writeFileSync(
-      join(__dirname, '..', '..', 'bench', 'results', 'birthdays.json'),
-      JSON.stringify(result, null, 2) + '\n',
-    );
+    writeBenchResult('birthdays.json', result);
   } finally {
     await service?.stop();
     await cluster.stop();

@@ -1,10 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { startKafka } from '../src/kafka/local-broker';
-import { counter, createBenchTopics, oneWebhookFlow, startBenchTrigger, until } from './support';
+import {
+  counter,
+  createBenchTopics,
+  MemoryPeaks,
+  mib,
+  oneWebhookFlow,
+  startBenchTrigger,
+  until,
+  writeBenchResult,
+} from './support';
 import { FlowhookService } from '../src/service/service';
 
 // npm run bench:price-drop — a price drop reaching BENCH_VIEWERS (default 100,000) viewers of one
@@ -124,13 +133,7 @@ async function main(): Promise<void> {
 
     global.gc?.();
     const base = process.memoryUsage();
-    let peakRss = base.rss;
-    let peakHeap = base.heapUsed;
-    const sampler = setInterval(() => {
-      const m = process.memoryUsage();
-      peakRss = Math.max(peakRss, m.rss);
-      peakHeap = Math.max(peakHeap, m.heapUsed);
-    }, 20);
+    const memory = new MemoryPeaks().start();
     const dropAt = Date.now();
     await producer.send({ topic: `${prefix}catalog`, messages: [catalogRecord(80)], acks: -1 });
     let fannedOutAt = 0;
@@ -139,7 +142,7 @@ async function main(): Promise<void> {
         fannedOutAt = Date.now();
       return lastJobAt !== 0;
     }, 20);
-    clearInterval(sampler);
+    const peaks = memory.stop();
     await reader.disconnect();
     await producer.disconnect();
 
@@ -154,10 +157,10 @@ async function main(): Promise<void> {
       lastJobSeconds: (lastJobAt - dropAt) / 1000,
       entriesPerSecond: VIEWERS / ((lastJobAt - dropAt) / 1000),
       jobs,
-      baseHeapMb: Math.round(base.heapUsed / 1024 / 1024),
-      peakHeapMb: Math.round(peakHeap / 1024 / 1024),
-      baseRssMb: Math.round(base.rss / 1024 / 1024),
-      peakRssMb: Math.round(peakRss / 1024 / 1024),
+      baseHeapMb: mib(base.heapUsed),
+      peakHeapMb: peaks.peakHeapMb,
+      baseRssMb: mib(base.rss),
+      peakRssMb: peaks.peakRssMb,
     };
     console.log(
       `price drop to ${VIEWERS} viewers: fan-out done in ${result.fanOutSeconds.toFixed(2)} s, ` +
@@ -165,17 +168,9 @@ async function main(): Promise<void> {
         `peak JS heap ${result.peakHeapMb} MiB (before the drop ${result.baseHeapMb}), peak RSS ${result.peakRssMb} MiB ` +
         `(before ${result.baseRssMb}); audience load ${Math.round(result.audienceLoadEventsPerSecond)} events/s`,
     );
-    mkdirSync(join(__dirname, '..', '..', 'bench', 'results'), { recursive: true });
-    writeFileSync(
-      join(
-        __dirname,
-        '..',
-        '..',
-        'bench',
-        'results',
-        VIEWERS === 100_000 ? 'price-drop.json' : `price-drop-${VIEWERS}.json`,
-      ),
-      JSON.stringify(result, null, 2) + '\n',
+    writeBenchResult(
+      VIEWERS === 100_000 ? 'price-drop.json' : `price-drop-${VIEWERS}.json`,
+      result,
     );
   } finally {
     await service?.stop();

@@ -2,6 +2,8 @@
 // one webhook, the input topics and the compacted flows topic, the trigger role started on
 // them, and waiting on a counter.
 
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { buildConfig, type FlowhookConfig } from '../src/config/load';
 import { createLogger } from '../src/observability/logger';
@@ -113,4 +115,40 @@ export async function startBenchTrigger(options: {
   });
   await service.start();
   return { service, metrics };
+}
+
+/** Peak JS heap and RSS of this process, sampled every 20 ms from start() to stop(), in MiB. */
+export class MemoryPeaks {
+  private heap = 0;
+  private rss = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  start(): this {
+    this.heap = 0;
+    this.rss = 0;
+    this.sample();
+    this.timer = setInterval(() => this.sample(), 20);
+    return this;
+  }
+
+  stop(): { peakHeapMb: number; peakRssMb: number } {
+    clearInterval(this.timer);
+    this.sample();
+    return { peakHeapMb: mib(this.heap), peakRssMb: mib(this.rss) };
+  }
+
+  private sample(): void {
+    const m = process.memoryUsage();
+    this.heap = Math.max(this.heap, m.heapUsed);
+    this.rss = Math.max(this.rss, m.rss);
+  }
+}
+
+export const mib = (bytes: number): number => Math.round(bytes / 2 ** 20);
+
+/** Writes a benchmark's result to bench/results/<file> (beside the sources, not in dist/). */
+export function writeBenchResult(file: string, result: unknown): void {
+  const dir = join(__dirname, '..', '..', 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, file), JSON.stringify(result, null, 2) + '\n');
 }
