@@ -12,6 +12,20 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       'no-console': 'off',
+      // kafkajs is loaded through src/kafka/kafkajs.ts, which patches it first.
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'kafkajs',
+              message:
+                "Import kafkajs's values from src/kafka/kafkajs (types may come from 'kafkajs').",
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
     },
   },
   {

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel, type Message } from 'kafkajs';
+import type { Message } from 'kafkajs';
+import { Kafka, logLevel } from '../src/kafka/kafkajs';
 import { startKafka } from '../src/kafka/local-broker';
 import {
   counter,

@@ -25,7 +25,7 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import got from 'got';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '../src/kafka/kafkajs';
 import { buildConfig, type FlowhookConfig } from '../src/config/load';
 import {
   CircuitBreaker,

@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
+import { Kafka, logLevel } from '../src/kafka/kafkajs';
 import { freePort, startKafka } from '../src/kafka/local-broker';
 
 // npm run bench:e2e — end-to-end latency: event produced → webhook received, through a real

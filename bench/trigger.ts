@@ -1,11 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel, type Message } from 'kafkajs';
+import type { Message } from 'kafkajs';
+import { Kafka, logLevel } from '../src/kafka/kafkajs';
 import { buildConfig, type FlowhookConfig } from '../src/config/load';
 import { startKafka } from '../src/kafka/local-broker';
+import { createMemoryCgroup, type MemoryCgroupUsage } from './memory-cgroup';
 import { createLogger } from '../src/observability/logger';
 import { FlowhookMetrics } from '../src/observability/metrics';
 import { roleGroupId } from '../src/service/role';
@@ -25,6 +27,8 @@ import { FlowhookService } from '../src/service/service';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const PARTITIONS = 3;
+/** The memory limit of D's second run (bench:profiles), in MiB. */
+const MEMORY_LIMIT_MB = Number(process.env.BENCH_MEMORY_LIMIT_MB ?? 300);
 
 interface ScenarioResult {
   scenario: string;
@@ -43,6 +47,9 @@ interface ScenarioResult {
   peakHeapMb?: number;
   /** D: peak of the anonymous part of RSS (without LMDB's file-backed pages). */
   peakAnonRssMb?: number;
+  /** D: peaks of V8's heap (used and reserved) and of memory held outside it (Buffers). */
+  peakHeapTotalMb?: number;
+  peakExternalMb?: number;
 }
 
 function flowDoc(
@@ -364,10 +371,14 @@ async function profilesAtScale(kafka: Kafka, brokers: string[]): Promise<Scenari
   let peakRss = process.memoryUsage().rss;
   let peakHeap = process.memoryUsage().heapUsed;
   let peakAnon = anonymousRss();
+  let peakHeapTotal = 0;
+  let peakExternal = 0;
   const sampler = setInterval(() => {
     const m = process.memoryUsage();
     peakRss = Math.max(peakRss, m.rss);
     peakHeap = Math.max(peakHeap, m.heapUsed);
+    peakHeapTotal = Math.max(peakHeapTotal, m.heapTotal);
+    peakExternal = Math.max(peakExternal, m.external);
     peakAnon = Math.max(peakAnon, anonymousRss());
   }, 20);
   const first = await start();
@@ -391,6 +402,7 @@ async function profilesAtScale(kafka: Kafka, brokers: string[]): Promise<Scenari
   const seconds = ((marks[marks.length - 1] as { at: number }).at - begun.at) / 1000;
   const second = await start();
   await second.service.stop();
+  rmSync(stateDir, { recursive: true, force: true });
   return {
     scenario: `trigger, ${profiles} profiles with a year of history`,
     events: total,
@@ -405,6 +417,8 @@ async function profilesAtScale(kafka: Kafka, brokers: string[]): Promise<Scenari
     profiles,
     peakHeapMb: Math.round(peakHeap / 1024 / 1024),
     peakAnonRssMb: Math.round(peakAnon / 1024 / 1024),
+    peakHeapTotalMb: Math.round(peakHeapTotal / 1024 / 1024),
+    peakExternalMb: Math.round(peakExternal / 1024 / 1024),
   };
 }
 
@@ -474,16 +488,38 @@ async function main(): Promise<void> {
   const cluster = await startKafka({ log: (l) => console.error(l) });
   const env = { ...process.env, KAFKA_BROKERS: cluster.brokers.join(',') };
   const results: Record<string, ScenarioResult> = {};
+  let limited: (MemoryCgroupUsage & { limitMb: number; completed: boolean }) | undefined;
   try {
     const names = profilesOnly
       ? ['store-off', 'store-on', 'profiles-scale']
       : ['bare10', 'flows100', 'bare1', 'flows10k'];
+    // D once more inside a memory-limited cgroup (a container's memory limit), where allowed.
+    const cgroup = profilesOnly
+      ? createMemoryCgroup(`flowhook-bench-${process.pid}`, MEMORY_LIMIT_MB)
+      : undefined;
+    if (profilesOnly && !cgroup)
+      console.error('no writable memory cgroup here (needs root): the limited run is skipped');
+    if (cgroup) names.push('profiles-limited');
     for (const name of names) {
-      const r = spawnSync(process.execPath, [__filename, name], {
+      const args = [__filename, name === 'profiles-limited' ? 'profiles-scale' : name];
+      const [command, argv] =
+        cgroup && name === 'profiles-limited'
+          ? cgroup.wrap(process.execPath, args)
+          : [process.execPath, args];
+      const r = spawnSync(command, argv, {
         env,
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],
       });
+      if (cgroup && name === 'profiles-limited') {
+        limited = { ...cgroup.usage(), limitMb: cgroup.limitMb, completed: r.status === 0 };
+        cgroup.remove();
+        console.log(
+          `in a ${cgroup.limitMb} MiB memory cgroup: ${limited.completed ? 'completed' : `failed (exit ${r.status}, signal ${r.signal})`}, ` +
+            `peak charge ${limited.peakMb} MiB (anonymous memory and LMDB's page cache), OOM kills ${limited.oomKills}`,
+        );
+        if (!limited.completed) continue;
+      }
       if (r.status !== 0) throw new Error(`scenario ${name} failed`);
       results[name] = JSON.parse(r.stdout.trim().split('\n').pop()!) as ScenarioResult;
       const x = results[name];
@@ -512,6 +548,12 @@ async function main(): Promise<void> {
       results,
       ratioStoreOnVsOff: on.eventsPerSecond / off.eventsPerSecond,
       ratioLastVsFirstThird: (scale.lastThirdPerSecond ?? 0) / (scale.firstThirdPerSecond ?? 1),
+      memoryLimited: limited && {
+        ...limited,
+        ratioVsUnlimited: results['profiles-limited']
+          ? results['profiles-limited'].eventsPerSecond / scale.eventsPerSecond
+          : 0,
+      },
     };
     console.log(
       `ratio, profile store on vs off: ${summary.ratioStoreOnVsOff.toFixed(2)} (target >= 0.8)`,
@@ -519,6 +561,10 @@ async function main(): Promise<void> {
     console.log(
       `${scale.profiles} profiles: last third vs first third of the load ${summary.ratioLastVsFirstThird.toFixed(2)}, peak RSS ${scale.peakRssMb} MiB, restart to ready ${scale.restartReadyMs} ms (target <= 5000)`,
     );
+    if (summary.memoryLimited?.completed)
+      console.log(
+        `${scale.profiles} profiles in ${summary.memoryLimited.limitMb} MiB: ${summary.memoryLimited.ratioVsUnlimited.toFixed(2)} of the unlimited run's events/s`,
+      );
     mkdirSync(join(__dirname, '..', '..', 'bench', 'results'), { recursive: true });
     writeFileSync(
       join(__dirname, '..', '..', 'bench', 'results', 'profiles.json'),

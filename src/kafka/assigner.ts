@@ -1,4 +1,5 @@
-import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
+import type { PartitionAssigner } from 'kafkajs';
+import { AssignerProtocol } from './kafkajs';
 
 /**
  * Co-partitioned assignment: partition number p of every subscribed topic goes to the same

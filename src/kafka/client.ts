@@ -1,4 +1,5 @@
-import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import type { KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
+import { Kafka, logLevel } from './kafkajs';
 import type { KafkaSettings } from '../config/load';
 import type { Logger } from '../observability/logger';
 import { installCoordinatorCache } from './coordinator-cache';

@@ -13,7 +13,7 @@ import {
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from './kafkajs';
 import { LocalBrokerError } from '../errors';
 
 // One launcher for jest's global setup and for `flowhook run` without KAFKA_BROKERS:

@@ -4,7 +4,8 @@
 // oversized record would stall its partition forever. Records are measured before they are
 // produced instead, and the caller decides what becomes of one that does not fit.
 
-import { ConfigResourceTypes, type Kafka, type Message } from 'kafkajs';
+import type { Kafka, Message } from 'kafkajs';
+import { ConfigResourceTypes } from './kafkajs';
 import type { Logger } from '../observability/logger';
 import type { ProcessorContext } from './processor';
 import type { TimerService, Timer } from './timers';

@@ -21,6 +21,7 @@ import type { Message } from 'kafkajs';
 /** Turns a store's values into bytes and back (the changelog and LMDB hold the bytes). */
 export interface Codec<T> {
   encode(value: T): Buffer;
+  /** Must not keep `bytes`: a store read hands over a buffer the next read overwrites. */
   decode(bytes: Buffer): T;
 }
 
@@ -161,7 +162,8 @@ export class StorePartition<T> implements KeyValueStore<T> {
     const pending = this.pending(key);
     if (pending !== undefined)
       return pending === null ? undefined : this.spec.codec.decode(pending);
-    const bytes = this.local.database(this.spec.name, this.partition).getBinary(key);
+    // LMDB's reused read buffer, not a copy: the codec decodes it at once and keeps nothing.
+    const bytes = this.local.database(this.spec.name, this.partition).getBinaryFast(key);
     return bytes === undefined ? undefined : this.spec.codec.decode(bytes);
   }
 

@@ -308,6 +308,18 @@ export class TriggerRole implements Role {
         );
       }
       if (this.items) this.items.checkPartitions(count, inputs);
+      const readBack = [topics.outcomes, ...(this.items ? [topics.itemEntries] : [])];
+      for (const m of readBackMismatches(count, eventTopics, readBack)) {
+        // Not refused: a dev setup's 1-partition event topic beside 6-partition flowhook topics
+        // works until a flow waits for a webhook's outcome or a price drop fans out.
+        this.ctx.logger.warn(
+          m,
+          `${m.topic} has ${m.partitions} partitions and the event topics ${m.events} have others: ` +
+            'its records are keyed by profile and read back by the task that holds the profile, so ' +
+            "steps waiting for a webhook's outcome wait until their deadline and item entries reach a task " +
+            'without the profile; give it as many partitions as the event topics',
+        );
+      }
     } finally {
       await admin.disconnect();
     }
@@ -683,6 +695,31 @@ export class TriggerRole implements Role {
 }
 
 /** The timer of a walk waiting at an action (a time delay, or a webhook's outcome). */
+/**
+ * Topics the trigger writes keyed by profile and reads back at the profile's task (webhook
+ * outcomes from delivery, price-drop entries): their partition p must be event partition p,
+ * which holds only when the partition counts are equal. The ones that differ.
+ */
+export function readBackMismatches(
+  count: (topic: string) => number,
+  eventTopics: readonly string[],
+  readBack: readonly string[],
+): { topic: string; partitions: number; events: string }[] {
+  const mismatches = [];
+  for (const topic of readBack) {
+    const partitions = count(topic);
+    if (partitions === 0) continue;
+    const other = eventTopics.filter((t) => count(t) !== partitions);
+    if (other.length > 0)
+      mismatches.push({
+        topic,
+        partitions,
+        events: other.map((t) => `${t} (${count(t)})`).join(', '),
+      });
+  }
+  return mismatches;
+}
+
 function delayTimerId(at: {
   profile_id: string;
   flow_id: string;

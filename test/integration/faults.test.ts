@@ -8,7 +8,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
+import { Kafka, logLevel } from '../../src/kafka/kafkajs';
 import { DELAYED_FROM_HEADER } from '../../src/delay/message';
 import type { WebhookJob } from '../../src/documents';
 import { CompactedTopicReader } from '../../src/kafka/compacted-reader';

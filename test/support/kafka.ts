@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Admin, type ITopicConfig } from 'kafkajs';
+import type { Admin, ITopicConfig } from 'kafkajs';
+import { Kafka, logLevel } from '../../src/kafka/kafkajs';
 import { createLogger } from '../../src/observability/logger';
 
 export const silentLogger = createLogger('silent');
