@@ -580,18 +580,17 @@ async function main(): Promise<void> {
     results,
     ratio100FlowsVsBare: results.flows100.eventsPerSecond / results.bare10.eventsPerSecond,
     ratio10kFlowsVsBare: results.flows10k.eventsPerSecond / results.bare1.eventsPerSecond,
-    ratio10kVs100Flows: results.flows10k.eventsPerSecond / results.flows100.eventsPerSecond,
     peakRssMb10kFlows: results.flows10k.peakRssMb,
     readyMs10kFlows: results.flows10k.readyMs,
   };
   console.log(
-    `ratio, 100 flows vs bare pipe (same fan-out): ${summary.ratio100FlowsVsBare.toFixed(2)} (target >= 0.6)`,
+    `ratio, 100 flows (fan-out 10) vs bare pipe at fan-out 10: ${summary.ratio100FlowsVsBare.toFixed(2)} (target >= 0.8)`,
   );
   console.log(
-    `ratio, 10,000 flows vs 100 flows: ${summary.ratio10kVs100Flows.toFixed(2)} (target >= 0.9)`,
+    `ratio, 10,000 flows (fan-out 1) vs bare pipe at fan-out 1: ${summary.ratio10kFlowsVsBare.toFixed(2)} (target >= 0.8)`,
   );
   console.log(
-    `10,000 flows: ready in ${summary.readyMs10kFlows} ms, peak RSS ${summary.peakRssMb10kFlows} MiB`,
+    `10,000 flows: ready in ${summary.readyMs10kFlows} ms (target <= 5000), peak RSS ${summary.peakRssMb10kFlows} MiB`,
   );
   mkdirSync(join(__dirname, '..', '..', 'bench', 'results'), { recursive: true });
   writeFileSync(

@@ -90,7 +90,6 @@ export interface StreamProcessorOptions {
   sessionTimeoutMs?: number;
   /** Longest a fetch waits for data when the input is idle. */
   maxWaitTimeMs?: number;
-  /** Fetch size per partition. Default FETCH_BYTES_PER_PARTITION. */
   maxBytesPerPartition?: number;
   /** Most timers fired per task in one punctuation (the rest fire right after). */
   timersPerPunctuation?: number;
@@ -113,13 +112,6 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
  * flight (see backPressure): about what a busy task processes in one commit interval.
  */
 const MAX_INTERVAL_RECORDS = 5_000;
-/**
- * Bytes per partition in a fetch (kafkajs's default is 1 MiB). A backlog of six partitions
- * then arrives as 1.5 MiB per fetch, several thousand records: more than a commit interval
- * holds, while the decoded fetches and their garbage stay small (at 1 MiB the trigger's peak
- * anonymous memory in bench:profiles was 60 MiB higher, at the same rate).
- */
-const FETCH_BYTES_PER_PARTITION = 256 * 1024;
 /**
  * Retries of the task producers' requests. The first retry comes after a few milliseconds:
  * right after a commit the coordinator is still writing the previous transaction's markers
@@ -250,7 +242,7 @@ export class StreamProcessor {
       groupId: this.options.groupId,
       sessionTimeoutMs: this.options.sessionTimeoutMs,
       maxWaitTimeMs: this.options.maxWaitTimeMs,
-      maxBytesPerPartition: this.options.maxBytesPerPartition ?? FETCH_BYTES_PER_PARTITION,
+      maxBytesPerPartition: this.options.maxBytesPerPartition,
       partitionAssigners: [coPartitionedAssigner],
       isClosing: () => this.closing !== undefined,
       onJoin: (assignment) => {
