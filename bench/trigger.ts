@@ -23,7 +23,9 @@ import { FlowhookService } from '../src/service/service';
 //   C: scenario A with the profile store off, then on (events/s ratio, same run)
 //   D: BENCH_PROFILES profiles (default 100,000) with a year of history (3 events each), one
 //      flow whose filter reads the history: events/s over the first and the last third of the
-//      load (per-event cost flat?), peak RSS, and restart-to-ready on the same state directory
+//      load (per-event cost flat?), peak RSS, and restart-to-ready on the same state directory;
+//      then D again inside a BENCH_MEMORY_LIMIT_MB (default 300) memory cgroup where this
+//      process may create one (root): completed or OOM-killed, peak charge, rate vs unlimited
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const PARTITIONS = 3;
@@ -481,7 +483,10 @@ async function main(): Promise<void> {
   const arg = process.argv[2];
   const profilesOnly = arg === '--profiles';
   if (arg && !profilesOnly) {
-    process.stdout.write(JSON.stringify(await scenario(arg)) + '\n');
+    const result = JSON.stringify(await scenario(arg)) + '\n';
+    // Exit as `flowhook run` does after stop(): a kafkajs client left connected (seen once: the
+    // flows reader's, after a store-off run) must not hang the parent's spawnSync.
+    process.stdout.write(result, () => process.exit(0));
     return;
   }
   // Parent: one broker for every scenario (unless KAFKA_BROKERS is set already).

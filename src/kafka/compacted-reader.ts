@@ -109,8 +109,12 @@ export class CompactedTopicReader {
 
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.options.topic, fromBeginning: true });
-    // stop() during the connect: running now would start fetching on a stopped reader.
-    if (this.closing) return;
+    // stop() during the connect: running now would start fetching on a stopped reader, and
+    // stop()'s disconnect may have come before the connect finished, leaving it connected.
+    if (this.closing) {
+      await this.consumer.disconnect().catch(() => undefined);
+      return;
+    }
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: true,
