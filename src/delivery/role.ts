@@ -108,6 +108,12 @@ interface Task {
   settled: boolean;
 }
 
+/** The jobs of one order key (profile, host) that one batch started, for later batches. */
+interface OrderTail {
+  batch: BatchInput;
+  done: Promise<void>;
+}
+
 interface Lease {
   state: 'in_flight' | 'settled';
   /** When the lease copy is due. */
@@ -119,6 +125,18 @@ const LEASE_MARGIN_MS = 2000;
 const LEASE_TTL_MS = 3_600_000;
 const MAX_DEFER_MS = 300_000;
 const ABORTED = 'flowhook: attempt given up before sending';
+
+/** Profile and destination host: what per-person order applies to (undefined: none). */
+function orderKey(job: WebhookJob): string | undefined {
+  if (!job.profile_id) return undefined;
+  let host: string;
+  try {
+    host = new URL(job.url).host;
+  } catch {
+    return undefined; // refused by the guard anyway
+  }
+  return `${job.profile_id}\u0000${host}`;
+}
 
 function headerText(headers: IHeaders | undefined, name: string): string | undefined {
   const value = headers?.[name];
@@ -156,6 +174,14 @@ export class DeliveryRole implements Role {
   private readonly deferMs: number;
   private readonly timeoutMs: number;
   private readonly leases = new Map<string, Lease>();
+  /**
+   * Per-person order at each destination (events are keyed by profile): a batch's job starts
+   * once the attempts of earlier batches' jobs of the same profile to the same host have ended
+   * (answered, failed or timed out; a detached attempt still counts until it ends). Jobs of one
+   * batch still run side by side, other profiles and hosts do not wait, and the consumer still
+   * fetches the next batch while a batch's attempts run. A retry is not held back for.
+   */
+  private readonly orderTails = new Map<string, OrderTail>();
   private readonly detached = new Set<Promise<void>>();
   private readonly latency = new Map<string, number>();
   private gaugeTimer: NodeJS.Timeout | undefined;
@@ -305,7 +331,7 @@ export class DeliveryRole implements Role {
             continue;
           }
           if (this.handledAsLease(emit, decoded.job, message)) continue;
-          const task = this.startTask(decoded.job, message);
+          const task = this.startTask(decoded.job, message, batch);
           active.add(task);
           this.admitted += 1;
           const deadline = setTimeout(
@@ -397,7 +423,7 @@ export class DeliveryRole implements Role {
     return true;
   }
 
-  private startTask(job: WebhookJob, message: KafkaMessage): Task {
+  private startTask(job: WebhookJob, message: KafkaMessage, batch: BatchInput): Task {
     const task: Task = {
       job,
       host: '',
@@ -407,6 +433,9 @@ export class DeliveryRole implements Role {
       promise: Promise.resolve(),
       settled: false,
     };
+    const key = orderKey(job);
+    const tail = key === undefined ? undefined : this.orderTails.get(key);
+    const earlier = tail && tail.batch !== batch ? tail.done : undefined;
     const limiter: DeliveryDeps['limiter'] = {
       acquire: async (host) => {
         task.host = host;
@@ -445,7 +474,9 @@ export class DeliveryRole implements Role {
         }
       },
     };
-    task.promise = deliverAttempt(job, { ...this.deps, limiter, sender }).then(
+    // Still 'preparing' while it waits: its deadline leaves it waiting, never detaches it.
+    const attempt = () => deliverAttempt(job, { ...this.deps, limiter, sender });
+    task.promise = (earlier ? earlier.then(attempt) : attempt()).then(
       (report) => {
         task.report = report;
         task.state = 'done';
@@ -462,7 +493,25 @@ export class DeliveryRole implements Role {
         }
       },
     );
+    if (key !== undefined) this.recordOrder(key, tail, batch, task.promise);
     return task;
+  }
+
+  /** The batch's jobs of `key` so far, for later batches to wait on (their attempts' ends). */
+  private recordOrder(
+    key: string,
+    tail: OrderTail | undefined,
+    batch: BatchInput,
+    done: Promise<void>,
+  ): void {
+    const entry: OrderTail = {
+      batch,
+      done: tail?.batch === batch ? Promise.all([tail.done, done]).then(() => undefined) : done,
+    };
+    this.orderTails.set(key, entry);
+    void entry.done.then(() => {
+      if (this.orderTails.get(key) === entry) this.orderTails.delete(key);
+    });
   }
 
   /** Moving average of a host's attempt durations (for spreading its backlog). */

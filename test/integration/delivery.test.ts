@@ -255,6 +255,26 @@ describe('delivery role', () => {
     await hanging.close();
   });
 
+  it("keeps a person's webhooks to one host in order across batches; others do not wait", async () => {
+    // The first request is answered after 1.5 s (past the 1 s detach bound, within the HTTP
+    // timeout); every other one at once.
+    const r = await receiver((q) => (q.n === 1 ? { status: 200, delayMs: 1500 } : { status: 200 }));
+    const h = await flowhook();
+    const first = makeJob(r.url('/contacts'), { profile_id: 'profile-p' });
+    await produceJobs(h.kafka, h.topics.jobs, [first]);
+    const [a] = await r.waitForRequests(1);
+    // Produced while the first is in flight: a later batch.
+    const sameProfile = makeJob(r.url('/tags'), { profile_id: 'profile-p' });
+    const otherProfile = makeJob(r.url('/tags'), { profile_id: 'profile-q' });
+    await produceJobs(h.kafka, h.topics.jobs, [sameProfile, otherProfile]);
+    const got = await r.waitForRequests(3, { timeoutMs: 20_000 });
+    const at = (job: WebhookJob) =>
+      (got.find((q) => q.headers['webhook-id'] === job.id) as { at: number }).at;
+    // The same person's next webhook waits for the first one's answer; another person's does not.
+    expect(at(sameProfile) - (a as { at: number }).at).toBeGreaterThanOrEqual(1500);
+    expect(at(otherProfile)).toBeLessThan(at(sameProfile));
+  });
+
   it('parks the jobs of a host whose circuit is open: neither failed nor dropped', async () => {
     let answered = 0;
     const r = await receiver(() => (++answered <= 3 ? { status: 500 } : { status: 200 }));
