@@ -1,4 +1,4 @@
-import type { Consumer, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger';
 import type { FlowhookMetrics } from '../observability/metrics';
 import { isFatalKafkaError } from './errors';
@@ -148,6 +148,8 @@ export class BatchConsumer {
   private readonly logger: Logger;
   private handler: BatchHandler | undefined;
   private joined = false;
+  /** The partitions of the last join, topic → partitions. */
+  private assignment: Record<string, number[]> = {};
   private fatal: Error | undefined;
   private closing: Promise<void> | undefined;
   private restarts = 0;
@@ -159,6 +161,8 @@ export class BatchConsumer {
   private lines = new Map<string, CommitLine>();
   /** Every batch outcome still being produced (stop() waits for them). */
   private readonly producing = new Set<Promise<void>>();
+  /** Every batch a handler has in hand (stop() waits for them). */
+  private readonly handling = new Set<Promise<void>>();
 
   constructor(
     private readonly options: BatchConsumerOptions,
@@ -188,6 +192,7 @@ export class BatchConsumer {
       onJoin: (assignment) => {
         this.joined = true;
         this.restarts = 0;
+        this.assignment = assignment;
         // Offsets of the previous generation are the coordinator's business now: batches still
         // settling are produced (at-least-once) but move no offset of the new generation.
         this.pending.clear();
@@ -256,50 +261,60 @@ export class BatchConsumer {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }) => {
-        if (batch.messages.length === 0 || !isRunning() || isStale()) return;
-        const started = process.hrtime.bigint();
-        const outbox = new Outbox();
-        const result = await handler(
-          {
-            topic: batch.topic,
-            partition: batch.partition,
-            messages: batch.messages,
-            highWatermark: batch.highWatermark,
-            heartbeat,
-            isRunning: () => isRunning() && !isStale(),
-            pause: () => void pause(),
-          },
-          outbox,
-        );
-        const processed = Math.min(
-          result?.processed ?? batch.messages.length,
-          batch.messages.length,
-        );
-        if (processed === 0) {
-          if (outbox.size > 0)
-            throw new Error('a handler produced output for no processed message');
-          return;
+      eachBatch: async (payload) => {
+        const handling = this.consumeBatch(consumer, handler, payload);
+        this.handling.add(handling);
+        try {
+          await handling;
+        } finally {
+          this.handling.delete(handling);
         }
-        const through = batch.messages[processed - 1]?.offset as string;
-        const from = BigInt(batch.messages[0]?.offset as string);
-        const id = `${batch.topic}:${batch.partition}`;
-        let line = this.lines.get(id);
-        if (!line) this.lines.set(id, (line = { line: from, done: new Map() }));
-        const range = { from, next: BigInt(through) + 1n, highWatermark: batch.highWatermark };
-        // kafkajs fetches what follows at once; the outcome of this batch may still be on its way.
-        resolveOffset(through);
-        const outcome = this.settle(consumer, batch, result?.settled, outbox, line, range);
-        this.producing.add(outcome);
-        void outcome.finally(() => this.producing.delete(outcome));
-        if (!result?.settled) await outcome;
-        await heartbeat();
-        this.deps.metrics.batchDuration.observe(
-          { group: this.options.groupId },
-          Number(process.hrtime.bigint() - started) / 1e9,
-        );
       },
     });
+  }
+
+  private async consumeBatch(
+    consumer: Consumer,
+    handler: BatchHandler,
+    { batch, resolveOffset, heartbeat, isRunning, isStale, pause }: EachBatchPayload,
+  ): Promise<void> {
+    if (batch.messages.length === 0 || !isRunning() || isStale() || this.closing) return;
+    const started = process.hrtime.bigint();
+    const outbox = new Outbox();
+    const result = await handler(
+      {
+        topic: batch.topic,
+        partition: batch.partition,
+        messages: batch.messages,
+        highWatermark: batch.highWatermark,
+        heartbeat,
+        isRunning: () => isRunning() && !isStale() && !this.closing,
+        pause: () => void pause(),
+      },
+      outbox,
+    );
+    const processed = Math.min(result?.processed ?? batch.messages.length, batch.messages.length);
+    if (processed === 0) {
+      if (outbox.size > 0) throw new Error('a handler produced output for no processed message');
+      return;
+    }
+    const through = batch.messages[processed - 1]?.offset as string;
+    const from = BigInt(batch.messages[0]?.offset as string);
+    const id = `${batch.topic}:${batch.partition}`;
+    let line = this.lines.get(id);
+    if (!line) this.lines.set(id, (line = { line: from, done: new Map() }));
+    const range = { from, next: BigInt(through) + 1n, highWatermark: batch.highWatermark };
+    // kafkajs fetches what follows at once; the outcome of this batch may still be on its way.
+    resolveOffset(through);
+    const outcome = this.settle(consumer, batch, result?.settled, outbox, line, range);
+    this.producing.add(outcome);
+    void outcome.finally(() => this.producing.delete(outcome));
+    if (!result?.settled) await outcome;
+    await heartbeat();
+    this.deps.metrics.batchDuration.observe(
+      { group: this.options.groupId },
+      Number(process.hrtime.bigint() - started) / 1e9,
+    );
   }
 
   /**
@@ -396,10 +411,21 @@ export class BatchConsumer {
     this.closing ??= (async () => {
       if (this.commitTimer) clearTimeout(this.commitTimer);
       const consumer = this.consumer;
-      await consumer.stop().catch((err: unknown) => this.logger.warn({ err }, 'stopping consumer'));
-      // Batches handed on before the stop finish, are produced and commit.
+      // Batches in hand start no more work (isRunning() is false from here), finish, are
+      // produced and commit while the consumer is still a member of its group: kafkajs's stop()
+      // leaves the group, and a commit after that is refused, so their records would be
+      // processed again. Paused, the consumer does not fetch meanwhile.
+      try {
+        consumer.pause(
+          Object.entries(this.assignment).map(([topic, partitions]) => ({ topic, partitions })),
+        );
+      } catch {
+        // Not running yet (stopped during its start): nothing to pause.
+      }
+      await Promise.all([...this.handling]);
       await Promise.all([...this.producing]);
       await this.commit(consumer);
+      await consumer.stop().catch((err: unknown) => this.logger.warn({ err }, 'stopping consumer'));
       await consumer
         .disconnect()
         .catch((err: unknown) => this.logger.warn({ err }, 'disconnecting consumer'));
