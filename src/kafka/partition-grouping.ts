@@ -1,4 +1,3 @@
-import Module from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Message, PartitionMetadata } from 'kafkajs';
 
@@ -45,23 +44,4 @@ export function kafkajsGroupingPath(): string {
     'producer',
     'groupMessagesPerPartition.js',
   );
-}
-
-/**
- * Puts the one-pass grouping into Node's require cache for kafkajs to load. False where that
- * cannot work: kafkajs's producer is loaded already, or the loader is not Node's own (jest
- * keeps its own registry; kafkajs then runs unchanged, only slower).
- */
-export function preloadPartitionGrouping(): boolean {
-  const path = kafkajsGroupingPath();
-  const cache = require.cache;
-  if (cache[path]?.exports === groupMessagesPerPartition) return true;
-  const sendMessages = join(dirname(path), 'sendMessages.js');
-  if (cache[sendMessages] || cache[path]) return false;
-  const entry = new Module(path, module);
-  entry.filename = path;
-  entry.exports = groupMessagesPerPartition;
-  entry.loaded = true;
-  cache[path] = entry;
-  return cache[path]?.exports === groupMessagesPerPartition;
 }

@@ -1,9 +1,12 @@
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { BatchConsumer, type BatchHandler } from '../../src/kafka/batch-consumer';
 import { CompactedTopicReader, type CompactedRecord } from '../../src/kafka/compacted-reader';
 import { installCoordinatorCache } from '../../src/kafka/coordinator-cache';
 import { FlowhookMetrics } from '../../src/observability/metrics';
 import {
+  brokers,
   createTopic,
   readTopic,
   silentLogger,
@@ -212,6 +215,57 @@ describe('BatchConsumer (at-least-once)', () => {
     await waitFor(() => second.length >= 1, { what: 'message 3' });
     expect(first).toEqual(['1', '2']);
     expect(second).toEqual(['3']);
+  });
+});
+
+describe("flowhook's produce request encoding (src/kafka/produce-encoding.ts)", () => {
+  it('writes record batches the broker accepts, in and out of transactions', async () => {
+    const topic = uniqueName('encoded');
+    await createTopic(kafka, topic, 2);
+    // A plain node process, whose loader (unlike jest's) lets src/kafka/kafkajs.ts install the
+    // encoding: kafkajs there sends with it, and the broker checks every batch's CRC.
+    const dist = resolve(__dirname, '../../dist/src/kafka');
+    const writer = `
+      const { Kafka, logLevel } = require(${JSON.stringify(`${dist}/kafkajs.js`)});
+      const { kafkajsProduceV3Path, produceRequestV3 } =
+        require(${JSON.stringify(`${dist}/produce-encoding.js`)});
+      if (require(kafkajsProduceV3Path()) !== produceRequestV3) throw new Error('not installed');
+      const kafka = new Kafka({ brokers: ${JSON.stringify(brokers())}, logLevel: logLevel.NOTHING });
+      const big = 'x'.repeat(200000);
+      (async () => {
+        const plain = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+        await plain.connect();
+        await plain.send({ topic: ${JSON.stringify(topic)}, messages: [
+          { key: 'a', value: 'ünïcode ✓', headers: { h: ['1', '2'] }, partition: 0 },
+          { key: null, value: big, partition: 1, timestamp: '1764600000000' },
+        ] });
+        await plain.disconnect();
+        const tx = kafka.producer({ transactionalId: ${JSON.stringify(uniqueName('tx'))},
+          idempotent: true, maxInFlightRequests: 1 });
+        await tx.connect();
+        const t = await tx.transaction();
+        await t.send({ topic: ${JSON.stringify(topic)},
+          messages: Array.from({ length: 3000 }, (_, i) => ({ key: 'k' + i, value: 'v' + i })) });
+        await t.commit();
+        await tx.disconnect();
+      })().catch((err) => { console.error(err); process.exit(1); });
+    `;
+    execFileSync(process.execPath, ['-e', writer], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const read = await readTopic(kafka, topic, (m) => m.length >= 3002);
+    expect(read).toHaveLength(3002);
+    const byKey = new Map(read.map((m) => [m.key, m]));
+    expect(byKey.get('a')).toMatchObject({
+      value: 'ünïcode ✓',
+      partition: 0,
+      headers: { h: '1,2' },
+    });
+    expect(read.find((m) => m.key === null)?.value).toHaveLength(200_000);
+    expect(
+      read
+        .filter((m) => m.key?.startsWith('k'))
+        .map((m) => m.value)
+        .sort(),
+    ).toEqual(Array.from({ length: 3000 }, (_, i) => `v${i}`).sort());
   });
 });
 
