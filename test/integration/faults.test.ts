@@ -251,10 +251,19 @@ it('loses nothing and sends nothing twice through broker, process, receiver and 
   expect((await b.exited).code).toBe(0);
   await sendWave();
 
-  await waitFor(() => expected.every((id) => deliveredEvents().has(id)), {
-    timeoutMs: 120_000,
-    what: `all ${expected.length} webhooks delivered`,
-  });
+  // One pass over the requests per look: the receiver shares this event loop, and a look that
+  // parsed every request once per expected event blocked it for seconds, long enough for the
+  // attempts in flight to time out.
+  await waitFor(
+    () => {
+      const delivered = deliveredEvents();
+      return expected.every((id) => delivered.has(id));
+    },
+    {
+      timeoutMs: 120_000,
+      what: `all ${expected.length} webhooks delivered`,
+    },
+  );
   await producer.disconnect();
 
   // Every repeat delivery of an event carried the same webhook-id.
