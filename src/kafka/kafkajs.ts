@@ -1,9 +1,11 @@
 // The one module that loads kafkajs (an ESLint rule holds that): it first puts flowhook's
-// replacements for two of kafkajs's modules into Node's require cache, where kafkajs finds
-// them — the quadratic partition grouping (partition-grouping.ts) and the layered produce
-// request encoding (produce-encoding.ts). Types come from 'kafkajs' directly; values from here.
+// replacements for three of kafkajs's modules into Node's require cache, where kafkajs finds
+// them — the quadratic partition grouping (partition-grouping.ts), the layered produce request
+// encoding (produce-encoding.ts) and the BigInt murmur2 of the default partitioner (murmur2.ts).
+// Each gives kafkajs's results. Types come from 'kafkajs' directly; values come from here.
 import Module from 'node:module';
 import { dirname, join } from 'node:path';
+import { kafkajsMurmur2Path, murmur2 } from './murmur2';
 import { groupMessagesPerPartition, kafkajsGroupingPath } from './partition-grouping';
 import { kafkajsProduceV3Path, produceRequestV3 } from './produce-encoding';
 
@@ -24,6 +26,8 @@ function preload(path: string, exports: unknown, loadedBy: string[]): void {
 
 const grouping = kafkajsGroupingPath();
 preload(grouping, groupMessagesPerPartition, [join(dirname(grouping), 'sendMessages.js')]);
+const hash = kafkajsMurmur2Path();
+preload(hash, murmur2, [join(dirname(hash), 'index.js')]);
 // Produce v4–v7 wrap v3 and keep the module they required; produce/index.js requires lazily.
 const produceV3 = kafkajsProduceV3Path();
 preload(

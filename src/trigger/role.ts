@@ -616,8 +616,8 @@ export class TriggerRole implements Role {
         key: job.profile_id,
         value: JSON.stringify({ ...job, event_time: event.time }),
       });
-      metrics.jobsEmitted.inc({ flow_id: flow.id });
     }
+    if (walk.jobs.length > 0) metrics.jobsEmitted.inc({ flow_id: flow.id }, walk.jobs.length);
     const recorded = walkActivityMessages(flow, walk, event, new Date(context.now()));
     for (const m of recorded.activity) context.emit(topics.activity, m);
     for (const m of recorded.review) context.emit(topics.review, m);
