@@ -24,9 +24,8 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import flowSchema from '../../schemas/flow.schema.json';
 import type { FlowhookConfig } from '../config/load';
-import { FlowValidationError } from '../errors';
+import { FlowValidationError, TemplateSyntaxError } from '../errors';
 import {
-  checkTemplate,
   compileTemplate,
   renderBody,
   type CompiledTemplate,
@@ -192,26 +191,29 @@ function templateProblems(
   limits: Partial<TemplateLimits> | undefined,
 ): CompiledTemplate | null {
   const before = problems.length;
-  for (const p of checkTemplate(source, kind)) {
-    const where =
-      p.line !== undefined
-        ? `line ${p.line}${p.column !== undefined ? `, column ${p.column}` : ''}: `
-        : '';
-    problems.push({ path, message: `${where}${p.message}` });
+  // One analysis: compiling reports the same problems checkTemplate would.
+  let template: CompiledTemplate | null = null;
+  try {
+    template = compileTemplate(source, kind, limits);
+  } catch (e) {
+    if (!(e instanceof TemplateSyntaxError)) {
+      problems.push({ path, message: e instanceof Error ? e.message : String(e) });
+      return null;
+    }
+    for (const p of e.problems) {
+      const where =
+        p.line !== undefined
+          ? `line ${p.line}${p.column !== undefined ? `, column ${p.column}` : ''}: `
+          : '';
+      problems.push({ path, message: `${where}${p.message}` });
+    }
+    return null;
   }
-  if (problems.length > before) return null;
   // Backstop for Klaviyo's webhook rule, whatever the template engine accepts.
   for (const f of findUnsupportedTemplateFeatures(source)) {
     problems.push({ path, message: `line ${f.line}: ${f.message}` });
   }
   if (problems.length > before) return null;
-  let template: CompiledTemplate;
-  try {
-    template = compileTemplate(source, kind, limits);
-  } catch (e) {
-    problems.push({ path, message: e instanceof Error ? e.message : String(e) });
-    return null;
-  }
   if (sample !== null && kind === 'body') {
     // Profiles and events without the fields a body uses are common: say so now, not in the DLQ.
     try {

@@ -99,6 +99,17 @@ class DjangoTemplate implements CompiledTemplate, Program {
 }
 
 /**
+ * Compiled templates by kind, limits and source, for as long as something (a loaded flow) holds
+ * them: flows cloned from one another share their compiled templates, and a start with
+ * thousands of flows compiles each distinct template once. A DjangoTemplate is immutable and
+ * renders reentrantly, so sharing it is safe; weak references hold no memory of their own.
+ */
+const shared = new Map<string, WeakRef<DjangoTemplate>>();
+const forget = new FinalizationRegistry<string>((key) => {
+  if (shared.get(key)?.deref() === undefined) shared.delete(key);
+});
+
+/**
  * Validates and compiles once; the result renders any number of times. Throws
  * TemplateSyntaxError (with line and column) when checkTemplate would report problems.
  */
@@ -112,6 +123,18 @@ export function compileTemplate(
     throw new TemplateSyntaxError([{ message: 'a template must be a string' }]);
   }
   const resolved = resolveLimits(limits);
+  const key = `${kind}\0${LIMIT_NAMES.map((n) => resolved[n]).join(',')}\0${source}`;
+  const known = shared.get(key)?.deref();
+  if (known !== undefined) return known;
+  const template = compileNew(source, kind, resolved);
+  shared.set(key, new WeakRef(template));
+  forget.register(template, key);
+  return template;
+}
+
+const LIMIT_NAMES = Object.keys(DEFAULT_TEMPLATE_LIMITS) as (keyof TemplateLimits)[];
+
+function compileNew(source: string, kind: TemplateKind, resolved: TemplateLimits): DjangoTemplate {
   const a = analyze(source, kind);
   if (a.problems.length > 0 || a.translation === undefined) {
     throw new TemplateSyntaxError(a.problems);

@@ -78,6 +78,16 @@ describe('checkTemplate', () => {
 });
 
 describe('compileTemplate', () => {
+  it('shares one compiled template between identical sources of the same kind and limits', () => {
+    const source = '{"order": "{{ event.OrderId }}"}';
+    const a = compileTemplate(source, 'body');
+    expect(compileTemplate(source, 'body')).toBe(a);
+    expect(compileTemplate(source, 'body', { maxOutputBytes: 1000 })).not.toBe(a);
+    expect(compileTemplate(source, 'header')).not.toBe(a);
+    expect(compileTemplate(`${source} `, 'body')).not.toBe(a);
+    expect(compileTemplate(source, 'body').render(makeInput())).toBe('{"order": "A-1001"}');
+  });
+
   it('throws TemplateSyntaxError with the problems and the first line', () => {
     let err: unknown;
     try {
