@@ -5,6 +5,7 @@
 // deletes records older than the retention.
 
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { ConsumerRun } from '../kafka/consumer-run';
 import type { TopicNames } from '../kafka/topics';
 import type { Logger } from '../observability/logger';
 import type { FlowhookMetrics } from '../observability/metrics';
@@ -36,6 +37,7 @@ type Source = ActivitySource | 'review';
 export class ActivityIngest {
   readonly groupId: string;
   private readonly consumer: Consumer;
+  private readonly consumerRun = new ConsumerRun();
   private readonly sources: Map<string, Source>;
   private readonly now: () => number;
   private pruneTimer: NodeJS.Timeout | undefined;
@@ -74,7 +76,7 @@ export class ActivityIngest {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.sources.keys()], fromBeginning: true });
     if (this.stopping) return;
-    await this.consumer.run({
+    await this.consumerRun.run(this.consumer, {
       // PostgreSQL takes batches of several partitions at once; SQLite writes one at a time.
       partitionsConsumedConcurrently: this.options.store.kind === 'postgres' ? 3 : 1,
       eachBatchAutoResolve: false,
@@ -169,6 +171,7 @@ export class ActivityIngest {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       if (this.pruneTimer) clearInterval(this.pruneTimer);
+      await this.consumerRun.joined();
       if (this.started) await this.consumer.disconnect();
       await this.pruning;
     })();

@@ -192,7 +192,7 @@ function templateProblems(
 ): CompiledTemplate | null {
   const before = problems.length;
   // One analysis: compiling reports the same problems checkTemplate would.
-  let template: CompiledTemplate | null = null;
+  let template: CompiledTemplate;
   try {
     template = compileTemplate(source, kind, limits);
   } catch (e) {

@@ -1,6 +1,7 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger';
 import type { FlowhookMetrics } from '../observability/metrics';
+import { ConsumerRun } from './consumer-run';
 import { isFatalKafkaError } from './errors';
 import { supervisedConsumer } from './supervised-consumer';
 
@@ -147,6 +148,7 @@ export class BatchConsumer {
   private readonly producer: Producer;
   private readonly logger: Logger;
   private handler: BatchHandler | undefined;
+  private readonly consumerRun = new ConsumerRun();
   private joined = false;
   /** The partitions of the last join, topic → partitions. */
   private assignment: Record<string, number[]> = {};
@@ -257,7 +259,7 @@ export class BatchConsumer {
     // stop() came during the connect (e.g. of a replacement consumer): it already stopped and
     // disconnected this consumer; running it now would leave it fetching after the stop.
     if (this.closing) return;
-    await consumer.run({
+    await this.consumerRun.run(consumer, {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
@@ -411,6 +413,7 @@ export class BatchConsumer {
     this.closing ??= (async () => {
       if (this.commitTimer) clearTimeout(this.commitTimer);
       const consumer = this.consumer;
+      await this.consumerRun.joined();
       // Batches in hand start no more work (isRunning() is false from here), finish, are
       // produced and commit while the consumer is still a member of its group: kafkajs's stop()
       // leaves the group, and a commit after that is refused, so their records would be

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from '../observability/logger';
+import { ConsumerRun } from './consumer-run';
 
 export interface CompactedRecord {
   partition: number;
@@ -35,6 +36,7 @@ export interface CompactedTopicReaderOptions {
  */
 export class CompactedTopicReader {
   private readonly consumer: Consumer;
+  private readonly consumerRun = new ConsumerRun();
   private readonly endOffsets = new Map<number, bigint>();
   private readonly positions = new Map<number, bigint>();
   /** Next offset to hand to onRecord, per partition. */
@@ -115,7 +117,7 @@ export class CompactedTopicReader {
       await this.consumer.disconnect().catch(() => undefined);
       return;
     }
-    await this.consumer.run({
+    await this.consumerRun.run(this.consumer, {
       autoCommit: false,
       eachBatchAutoResolve: true,
       eachBatch: async ({ batch }) => {
@@ -158,6 +160,7 @@ export class CompactedTopicReader {
   stop(): Promise<void> {
     this.closing ??= (async () => {
       this.onCaughtUp?.();
+      await this.consumerRun.joined();
       await this.consumer
         .disconnect()
         .catch((err: unknown) => this.logger.warn({ err }, 'disconnecting reader'));

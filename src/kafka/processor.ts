@@ -34,6 +34,7 @@ import { supervisedConsumer } from './supervised-consumer';
 import { isFatalKafkaError } from './errors';
 import { Outbox } from './batch-consumer';
 import { CompactedTopicReader } from './compacted-reader';
+import { ConsumerRun } from './consumer-run';
 import { LocalStateDirectory, StorePartition, type KeyValueStore, type StoreSpec } from './store';
 import { TimerService, timerStoreSpec, type Timer } from './timers';
 
@@ -208,6 +209,7 @@ export class StreamProcessor {
   private readonly clock: () => number;
   private readonly pausedUntil = new Map<string, { timer: NodeJS.Timeout; dueMs: number }>();
   private handler: Processor | undefined;
+  private readonly consumerRun = new ConsumerRun();
   private joined = false;
   private running = false;
   private fatal: Error | undefined;
@@ -312,7 +314,7 @@ export class StreamProcessor {
     // stop() came during the connect (e.g. of a replacement consumer): it already stopped and
     // disconnected this consumer; running it now would leave it fetching after the stop.
     if (this.closing) return;
-    await consumer.run({
+    await this.consumerRun.run(consumer, {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 16,
@@ -953,6 +955,7 @@ export class StreamProcessor {
       this.stopped.abort();
       await Promise.all([...this.restoreReaders].map((r) => r.stop()));
       await Promise.all(this.initialising);
+      await this.consumerRun.joined();
       for (const paused of this.pausedUntil.values()) clearTimeout(paused.timer);
       this.pausedUntil.clear();
       this.options.onPausedChange?.(0);

@@ -105,6 +105,7 @@ class DjangoTemplate implements CompiledTemplate, Program {
  * renders reentrantly, so sharing it is safe; weak references hold no memory of their own.
  */
 const shared = new Map<string, WeakRef<DjangoTemplate>>();
+const LIMIT_NAMES = Object.keys(DEFAULT_TEMPLATE_LIMITS) as (keyof TemplateLimits)[];
 const forget = new FinalizationRegistry<string>((key) => {
   if (shared.get(key)?.deref() === undefined) shared.delete(key);
 });
@@ -131,8 +132,6 @@ export function compileTemplate(
   forget.register(template, key);
   return template;
 }
-
-const LIMIT_NAMES = Object.keys(DEFAULT_TEMPLATE_LIMITS) as (keyof TemplateLimits)[];
 
 function compileNew(source: string, kind: TemplateKind, resolved: TemplateLimits): DjangoTemplate {
   const a = analyze(source, kind);

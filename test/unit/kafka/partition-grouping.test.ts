@@ -1,5 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { resolve } from 'node:path';
 import type { Message, PartitionMetadata } from 'kafkajs';
 import {
   groupMessagesPerPartition,
@@ -46,17 +44,5 @@ describe('groupMessagesPerPartition', () => {
     const messages = [{ key: '1', value: 'a' }];
     expect(run(groupMessagesPerPartition, messages, [])).toEqual({ grouped: {}, asked: [] });
     expect(run(kafkajsGrouping, messages, [])).toEqual({ grouped: {}, asked: [] });
-  });
-
-  it('is what kafkajs loads in a Node process that loads it through src/kafka/kafkajs', () => {
-    // The built module (npm test builds first), in a plain node process with Node's loader.
-    const dist = resolve(__dirname, '../../../dist/src/kafka');
-    const probe = `
-      require(${JSON.stringify(`${dist}/kafkajs.js`)});
-      const { groupMessagesPerPartition, kafkajsGroupingPath } =
-        require(${JSON.stringify(`${dist}/partition-grouping.js`)});
-      process.stdout.write(String(require(kafkajsGroupingPath()) === groupMessagesPerPartition));
-    `;
-    expect(execFileSync(process.execPath, ['-e', probe]).toString()).toBe('true');
   });
 });
