@@ -1,4 +1,4 @@
-import { dirname, join } from 'node:path';
+import { kafkajsFile } from './kafkajs-file';
 
 // Kafka's default partitioner hashes a record's key with murmur2 (the Java client's
 // Utils.murmur2), so that every client puts a key on the same partition. kafkajs 2.2.4 computes
@@ -51,12 +51,5 @@ export function murmur2(key: unknown): number {
 
 /** Where kafkajs keeps the murmur2 of its default partitioner, which this replaces. */
 export function kafkajsMurmur2Path(): string {
-  return join(
-    dirname(require.resolve('kafkajs')),
-    'src',
-    'producer',
-    'partitioners',
-    'default',
-    'murmur2.js',
-  );
+  return kafkajsFile('producer', 'partitioners', 'default', 'murmur2.js');
 }

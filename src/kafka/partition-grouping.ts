@@ -1,5 +1,5 @@
-import { dirname, join } from 'node:path';
 import type { Message, PartitionMetadata } from 'kafkajs';
+import { kafkajsFile } from './kafkajs-file';
 
 // kafkajs 2.2.4 groups a produce request's messages by partition with
 // `Object.assign(result, { [partition]: [...current, message] })`: every message copies its
@@ -38,10 +38,5 @@ export function groupMessagesPerPartition(input: GroupingInput): Record<number, 
 
 /** Where kafkajs keeps the module this replaces. */
 export function kafkajsGroupingPath(): string {
-  return join(
-    dirname(require.resolve('kafkajs')),
-    'src',
-    'producer',
-    'groupMessagesPerPartition.js',
-  );
+  return kafkajsFile('producer', 'groupMessagesPerPartition.js');
 }

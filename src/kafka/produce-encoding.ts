@@ -1,6 +1,6 @@
-import { dirname, join } from 'node:path';
 import type { IHeaders, Message } from 'kafkajs';
 import { crc32c } from './crc32c';
+import { kafkajsFile } from './kafkajs-file';
 
 // kafkajs 2.2.4 builds a produce request in layers: every record gets its own zero-filled
 // 512-byte Encoder, every varint an array and a Buffer, every varlong a chain of BigInt Longs,
@@ -354,21 +354,21 @@ export async function encodeProduceRequest(
   return out.buf;
 }
 
-/** kafkajs's internals this module plugs into, loaded from kafkajs's own files. */
-function kafkajsFile(...path: string[]): string {
-  return join(dirname(require.resolve('kafkajs')), 'src', 'protocol', ...path);
+/** A file of kafkajs's protocol sources, which this module plugs into. */
+function protocolFile(...path: string[]): string {
+  return kafkajsFile('protocol', ...path);
 }
 
 /** Where kafkajs keeps the Produce v3 request module this replaces. */
 export function kafkajsProduceV3Path(): string {
-  return kafkajsFile('requests', 'produce', 'v3', 'request.js');
+  return protocolFile('requests', 'produce', 'v3', 'request.js');
 }
 
 /** kafkajs's Produce v3 request factory, with this module's encoding. */
 export function produceRequestV3(args: ProduceRequestArgs) {
   /* eslint-disable @typescript-eslint/no-require-imports -- kafkajs's untyped internals */
-  const Encoder = require(kafkajsFile('encoder.js')) as new (size?: number) => KafkajsEncoder;
-  const { lookupCodec } = require(kafkajsFile('message', 'compression', 'index.js')) as {
+  const Encoder = require(protocolFile('encoder.js')) as new (size?: number) => KafkajsEncoder;
+  const { lookupCodec } = require(protocolFile('message', 'compression', 'index.js')) as {
     lookupCodec: (type: number) => Codec | null;
   };
   /* eslint-enable @typescript-eslint/no-require-imports */
