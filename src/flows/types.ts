@@ -485,6 +485,13 @@ export interface ValidateOptions {
    * 90 days.
    */
   catalog?: { enabled: boolean; audienceRetentionDays: number };
+  /**
+   * Render each body once for a profile and event without fields, to warn about bodies that
+   * fail on missing data (default true). The trigger's flow table turns it off: rendering
+   * compiles, and a start with thousands of flows compiles only those that fire (the admin API
+   * and `flowhook validate` still warn, before a flow is published).
+   */
+  renderSample?: boolean;
 }
 
 export type ValidationResult =

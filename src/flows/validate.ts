@@ -159,21 +159,25 @@ export function findUnsupportedTemplateFeatures(
   const tag = /\{\{([\s\S]*?)\}\}|\{%([\s\S]*?)%\}/g;
   for (let m = tag.exec(source); m !== null; m = tag.exec(source)) {
     const inner = m[1] ?? m[2] ?? '';
-    const line = source.slice(0, m.index).split('\n').length;
+    const at = m.index;
+    const line = (): number => source.slice(0, at).split('\n').length;
     // Klaviyo's coupon tags: {% coupon_code 'NAME' %}, {% unique_coupon_code %} and the root
     // variable {{ coupon_code }}. A property that happens to be named so ({{ event.coupon }},
     // {{ event.coupon_code }}) is plain data.
     const couponTag = m[2] !== undefined && /^\s*(unique_)?coupon_code\b/.test(inner);
     const couponVariable = m[1] !== undefined && /(^|[^\w.$])(unique_)?coupon_code\b/.test(inner);
     if (couponTag || couponVariable) {
-      found.push({ line, message: 'coupon codes are not supported in webhooks' });
+      found.push({ line: line(), message: 'coupon codes are not supported in webhooks' });
     }
     if (/(^|[^\w.])feeds\s*[.|[]/.test(inner) || /^\s*web_feed\b/.test(inner)) {
-      found.push({ line, message: 'web feeds and product feeds are not supported in webhooks' });
+      found.push({
+        line: line(),
+        message: 'web feeds and product feeds are not supported in webhooks',
+      });
     }
     if (m[2] !== undefined && /^\s*catalog(_\w+)?\b/.test(inner)) {
       found.push({
-        line,
+        line: line(),
         message: 'product catalog lookups (product feeds) are not supported in webhooks',
       });
     }
@@ -678,13 +682,16 @@ export function validateFlow(doc: unknown, options: ValidateOptions): Validation
   }
 
   // actions
-  const sample: TemplateInput = {
-    profile: {},
-    event: triggerMetric === null && trigger?.type !== 'item' ? null : {},
-    organization: {},
-    flow: { id: flow.id, name: flow.name },
-    now: new Date(0),
-  };
+  const sample: TemplateInput | null =
+    options.renderSample === false
+      ? null
+      : {
+          profile: {},
+          event: triggerMetric === null && trigger?.type !== 'item' ? null : {},
+          organization: {},
+          flow: { id: flow.id, name: flow.name },
+          now: new Date(0),
+        };
   const compiled = new Map<string, CompiledAction>();
   def.actions.forEach((action, i) => {
     const path = `$.definition.actions[${i}]`;
@@ -766,7 +773,7 @@ function compileAction(
   splitTrigger: { type: 'metric'; metric: string } | { type: 'price-drop' } | null,
   problems: ValidationProblem[],
   warnings: ValidationProblem[],
-  sample: TemplateInput,
+  sample: TemplateInput | null,
   filter: (
     f: ConditionFilter | null | undefined,
     location: FilterLocation,

@@ -209,6 +209,8 @@ export class StreamProcessor {
   private readonly clock: () => number;
   private readonly pausedUntil = new Map<string, { timer: NodeJS.Timeout; dueMs: number }>();
   private handler: Processor | undefined;
+  /** Settles true once the handler's global tables are loaded (false: they never will be). */
+  private globalsLoaded: Promise<boolean> = Promise.resolve(true);
   private readonly consumerRun = new ConsumerRun();
   private joined = false;
   private running = false;
@@ -300,9 +302,29 @@ export class StreamProcessor {
     return this.fatal;
   }
 
-  async start(handler: Processor): Promise<void> {
+  /**
+   * Joins the group and runs `handler` on the assigned partitions. `globalsLoaded`: what the
+   * handler reads besides its stores (the trigger's flow table, a global table in Kafka Streams'
+   * terms) is loading while the member joins and restores; tasks process only once it resolves.
+   */
+  async start(handler: Processor, globalsLoaded?: Promise<unknown>): Promise<void> {
     if (this.handler) throw new Error('StreamProcessor already started');
+    // Stopped before it started (its owner's start failed elsewhere meanwhile): stay stopped.
+    if (this.closing) return;
     this.handler = handler;
+    if (globalsLoaded !== undefined) {
+      // A stop does not wait for the tables: a task waiting for them gives up at once.
+      const stopping = new Promise<boolean>((resolve) =>
+        this.stopped.signal.addEventListener('abort', () => resolve(false), { once: true }),
+      );
+      this.globalsLoaded = Promise.race([
+        globalsLoaded.then(
+          () => true,
+          () => false,
+        ),
+        stopping,
+      ]);
+    }
     this.running = true;
     await this.run();
   }
@@ -794,7 +816,8 @@ export class StreamProcessor {
       try {
         await Promise.all(live.map((t) => this.producerFor(t)));
         await this.restore(live);
-        if (this.closing) break;
+        // A failed load fails the owner's start, which stops this processor.
+        if (!(await this.globalsLoaded) || this.closing) break;
         const committed = await this.committedOffsets(live.map((t) => t.partition));
         for (const task of live) {
           if (task.state !== 'initializing' || this.tasks.get(task.partition) !== task) continue;

@@ -78,19 +78,39 @@ function resolveLimits(limits: Partial<TemplateLimits> | undefined): TemplateLim
 }
 
 class DjangoTemplate implements CompiledTemplate, Program {
+  /** The nunjucks program, generated on first render: see compileTemplate. */
+  private compiled: nunjucks.Template | Error | undefined;
+
   constructor(
     readonly kind: TemplateKind,
     readonly source: string,
     readonly limits: TemplateLimits,
     readonly positions: { start: number; end: number }[],
     private readonly lines: LineIndex,
-    readonly template: nunjucks.Template,
+    private readonly nunjucksSource: string,
     readonly shape: JsonShape | null,
     readonly secrets: number,
   ) {}
 
   lineOf(offset: number): { line: number; column: number } {
     return this.lines.position(offset);
+  }
+
+  /** The nunjucks program, compiled the first time it is needed (before a render's deadline starts). */
+  get template(): nunjucks.Template {
+    if (this.compiled === undefined) {
+      try {
+        this.compiled = compileNunjucks(this.nunjucksSource, `flowhook-${this.kind}`);
+      } catch (e) {
+        // The translation only produces valid nunjucks; reaching this is a bug, reported as such.
+        const message = e instanceof Error ? e.message : String(e);
+        this.compiled = new TemplateRenderError(`internal template error: ${message}`, {
+          cause: e,
+        });
+      }
+    }
+    if (this.compiled instanceof Error) throw this.compiled;
+    return this.compiled;
   }
 
   render(input: TemplateInput): string {
@@ -113,6 +133,10 @@ const forget = new FinalizationRegistry<string>((key) => {
 /**
  * Validates and compiles once; the result renders any number of times. Throws
  * TemplateSyntaxError (with line and column) when checkTemplate would report problems.
+ *
+ * Every problem is found here, by the analysis. Generating the nunjucks program from the
+ * translation (two thirds of the work, and V8 compiling it) waits for the first render: a start
+ * with thousands of flows validates them all but compiles only those that fire.
  */
 export function compileTemplate(
   source: string,
@@ -139,23 +163,13 @@ function compileNew(source: string, kind: TemplateKind, resolved: TemplateLimits
     throw new TemplateSyntaxError(a.problems);
   }
   const t = a.translation;
-  let template: nunjucks.Template;
-  try {
-    template = compileNunjucks(t.source, `flowhook-${kind}`);
-  } catch (e) {
-    // The translation only produces valid nunjucks; reaching this is a bug, reported as such.
-    const message = e instanceof Error ? e.message : String(e);
-    throw new TemplateSyntaxError([{ message: `internal template error: ${message}` }], {
-      cause: e,
-    });
-  }
   return new DjangoTemplate(
     kind,
     source,
     resolved,
     t.positions,
     a.lines,
-    template,
+    t.source,
     t.shape,
     t.secrets,
   );

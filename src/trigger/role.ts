@@ -128,6 +128,7 @@ export class TriggerRole implements Role {
     this.table = new FlowTable({
       ...validateOptions(config),
       metricCatalog: this.metricCatalog.catalog,
+      renderSample: false,
       signatures: flowSignaturePolicy(config.flowSigning, ctx.metrics.flowSignatureRefused),
     });
     this.flowsReader = new CompactedTopicReader(
@@ -208,22 +209,30 @@ export class TriggerRole implements Role {
     const applyFlow = this.metricCatalog.afterLoad((key: string | null, value: Buffer | null) =>
       this.applyFlow(key, value),
     );
-    await Promise.all([
+    const flowsLoaded = Promise.all([
       this.metricCatalog.start((id) => {
         for (const flow of flowsNamingMetric(this.table.all(), id))
           this.applyFlow(flow.id, Buffer.from(JSON.stringify(flow.document)));
       }),
       this.flowsReader.start((record) => applyFlow(record.key, record.value)),
-    ]);
-    this.flowsLoaded = true;
-    this.ctx.logger.info({ flows: this.table.counts() }, 'flow table loaded');
-    await this.checkCoPartitioning();
-    await this.oversized.load();
-    await this.processor.start({
-      process: (record, context) => this.process(record, context),
-      onTimer: (timer, context) => this.onTimer(timer, context),
-      onWake: (context) => this.dates?.wake(context),
+    ]).then(() => {
+      this.flowsLoaded = true;
+      this.ctx.logger.info({ flows: this.table.counts() }, 'flow table loaded');
     });
+    // The member joins and restores while the flows load; its tasks process once they are in.
+    const processing = (async () => {
+      await this.checkCoPartitioning();
+      await this.oversized.load();
+      await this.processor.start(
+        {
+          process: (record, context) => this.process(record, context),
+          onTimer: (timer, context) => this.onTimer(timer, context),
+          onWake: (context) => this.dates?.wake(context),
+        },
+        flowsLoaded,
+      );
+    })();
+    await Promise.all([flowsLoaded, processing]);
   }
 
   isReady(): boolean {
@@ -694,7 +703,6 @@ export class TriggerRole implements Role {
   }
 }
 
-/** The timer of a walk waiting at an action (a time delay, or a webhook's outcome). */
 /**
  * Topics the trigger writes keyed by profile and reads back at the profile's task (webhook
  * outcomes from delivery, price-drop entries): their partition p must be event partition p,

@@ -141,6 +141,55 @@ describe('StreamProcessor', () => {
     expect(out).toHaveLength(9);
   });
 
+  it('restores while its global tables load, and processes only once they are in', async () => {
+    const s = await setup();
+    // A stored count to restore (the changelog's partitioning is the input's: same key, same
+    // partition count; two writes, as a restore skips a lone last offset, a commit marker's
+    // place) and input waiting before the start.
+    await produce(kafka, s.changelog, [
+      { key: 'a', value: '4' },
+      { key: 'a', value: '5' },
+    ]);
+    await produce(kafka, s.input, [
+      { key: 'a', value: 'x' },
+      { key: 'b', value: 'x' },
+    ]);
+    let loaded = false;
+    const seenBeforeLoaded: string[] = [];
+    let finishLoading = (): void => undefined;
+    const globals = new Promise<void>((resolve) => (finishLoading = resolve));
+    const count = counter(s);
+    const metrics = new FlowhookMetrics({ defaultMetrics: false });
+    const p = processor(s, join(stateRoot, uniqueName('dir')), {}, metrics);
+    await p.start(
+      {
+        process(record, ctx) {
+          if (!loaded) seenBeforeLoaded.push(record.key!.toString());
+          return count.process(record, ctx);
+        },
+      },
+      globals,
+    );
+    await waitFor(async () => (await restored(metrics)) >= 1, { what: 'the restore' });
+    expect(p.ownedPartitions()).toEqual([0, 1]);
+    expect(p.isReady()).toBe(false);
+    loaded = true;
+    finishLoading();
+    await waitFor(() => p.isReady(), { what: 'ready once the tables are loaded' });
+    const out = await readTopic(kafka, s.output, (m) => m.length >= 2);
+    expect(out.map((r) => r.value).sort()).toEqual(['a:6', 'b:1']);
+    expect(seenBeforeLoaded).toEqual([]);
+  });
+
+  it('stops at once while its tasks wait for global tables that never load', async () => {
+    const s = await setup(1);
+    const p = processor(s, join(stateRoot, uniqueName('dir')));
+    await p.start(counter(s), new Promise<void>(() => undefined));
+    await waitFor(() => p.ownedPartitions().length === 1, { what: 'the assignment' });
+    await p.stop();
+    expect(p.isReady()).toBe(false);
+  });
+
   it('aborts a failed commit: nothing of it is visible, and the records are processed again', async () => {
     const s = await setup(1);
     const metrics = new FlowhookMetrics({ defaultMetrics: false });

@@ -110,10 +110,29 @@ describe('FlowTable: statuses and counts', () => {
     t.apply('live', flowDoc({ id: 'live', status: 'draft' }));
     expect(ids(t.candidates(event()))).toEqual(['manual']);
     expect(t.counts()).toEqual({ live: 0, manual: 1, draft: 2 });
+    t.apply('manual', { id: 'manual' });
+    expect(t.counts()).toEqual({ live: 0, manual: 1, draft: 2 });
+    t.apply('manual', null);
+    t.apply('draft', null);
+    t.apply('never-seen', null);
+    expect(t.counts()).toEqual({ live: 0, manual: 0, draft: 1 });
   });
 });
 
 describe('FlowTable.candidates', () => {
+  it('serves the flows of a trigger sorted by id whatever their arrival order, as snapshots', () => {
+    const t = table();
+    for (const id of ['flow-c', 'flow-a', 'flow-d', 'flow-b']) t.apply(id, flowDoc({ id }));
+    const before = t.candidates(event());
+    expect(ids(before)).toEqual(['flow-a', 'flow-b', 'flow-c', 'flow-d']);
+    expect(Object.isFrozen(before)).toBe(true);
+    t.apply('flow-b', null);
+    t.apply('flow-0', flowDoc({ id: 'flow-0' }));
+    expect(ids(t.candidates(event()))).toEqual(['flow-0', 'flow-a', 'flow-c', 'flow-d']);
+    // What a walk already holds does not change under it.
+    expect(ids(before)).toEqual(['flow-a', 'flow-b', 'flow-c', 'flow-d']);
+  });
+
   it('finds list and segment flows from membership events', () => {
     const t = table();
     t.apply('welcome-series', readFixture('flows/list-welcome-webhook.json'));

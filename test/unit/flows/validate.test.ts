@@ -788,6 +788,12 @@ describe('validateFlow: webhooks', () => {
     expect(warningsOf(withMessage({ body: '{"total": {{ event.Total|tojson }}}' }))).toEqual([]);
   });
 
+  it("renders no sample with renderSample false (the trigger's table: render compiles)", () => {
+    const doc = withMessage({ body: '{"total": {{ event.Total }}, "email": "{{ email }}"}' });
+    const r = validateFlow(doc, { allowHttp: false, renderSample: false });
+    expect(r).toMatchObject({ ok: true, warnings: [] });
+  });
+
   it.each([
     '{"c": "{{ event.coupon }}"}',
     '{"c": "{{ event.coupon_code }}", "d": "{{ person.coupon|default:\'none\' }}"}',
