@@ -171,6 +171,18 @@ export function decideEntry(
   now: Date,
   entry: EntryContext = {},
 ): EntryDecision {
+  return decide(state, flow, event, now, entryTime(event, now), entry);
+}
+
+/** decideEntry, with the event's entry time computed once for all its candidate flows. */
+function decide(
+  state: ProfileState | null,
+  flow: CompiledFlow,
+  event: FlowhookEvent,
+  now: Date,
+  at: Date,
+  entry: EntryContext,
+): EntryDecision {
   const previousEntryAt = previousEntry(state, flow.id);
   const no = (reason: EntryReason): EntryDecision => ({ enter: false, reason, previousEntryAt });
   if (event.backfill === true) return no('backfill');
@@ -185,7 +197,7 @@ export function decideEntry(
     flowId: flow.id,
     previousEntryAt,
     stored: entry.stored ?? null,
-    flowStartAt: entryTime(event, now),
+    flowStartAt: at,
   };
   const triggerFilter =
     flow.trigger.type === 'metric'
@@ -195,7 +207,7 @@ export function decideEntry(
         : null;
   if (triggerFilter !== null && !triggerFilter(ctx)) return no('trigger_filter');
   if (flow.profileFilter !== null && !flow.profileFilter(ctx)) return no('profile_filter');
-  if (!reentryAllowed(flow.reentry, previousEntryAt, entryTime(event, now))) return no('reentry');
+  if (!reentryAllowed(flow.reentry, previousEntryAt, at)) return no('reentry');
   return { enter: true, previousEntryAt };
 }
 
@@ -206,11 +218,18 @@ export function recordEntry(
   event: FlowhookEvent,
   now: Date,
 ): ProfileState {
-  const base = state ?? emptyState();
-  const at = entryTime(event, now);
-  const last = previousEntry(base, flowId);
-  const keep = last !== null && last.getTime() > at.getTime() ? last : at;
-  return { ...base, entries: { ...base.entries, [flowId]: keep.toISOString() } };
+  return recordEntries(state ?? emptyState(), [flowId], entryTime(event, now));
+}
+
+/** Each flow's last entry becomes `at`, unless it already is later. One copy for all of them. */
+function recordEntries(state: ProfileState, flowIds: readonly string[], at: Date): ProfileState {
+  const entries = { ...state.entries };
+  const iso = at.toISOString();
+  for (const flowId of flowIds) {
+    const last = previousEntry(state, flowId);
+    entries[flowId] = last !== null && last.getTime() > at.getTime() ? last.toISOString() : iso;
+  }
+  return { ...state, entries };
 }
 
 /**
@@ -296,15 +315,28 @@ export function decideEntries(
   const limits = entry.limits ?? DEFAULT_STATE_LIMITS;
   const before = state ?? emptyState();
   const duplicate = isDuplicate(state, event);
+  const at = entryTime(event, now);
   const decisions = candidates.map((flow) => ({
     flow,
-    decision: decideEntry(state, flow, event, now, entry),
+    decision: decide(state, flow, event, now, at, entry),
   }));
   const entered = decisions.filter((d) => d.decision.enter).map((d) => d.flow);
   if (candidates.length === 0 || event.backfill === true || duplicate) {
     return { duplicate, decisions, entered, state: before, changed: false };
   }
-  let next = recordEvent(state, event, now, limits);
-  for (const flow of entered) next = recordEntry(next, flow.id, event, now);
-  return { duplicate, decisions, entered, state: next, changed: true };
+  const next = recordEvent(state, event, now, limits);
+  return {
+    duplicate,
+    decisions,
+    entered,
+    state:
+      entered.length === 0
+        ? next
+        : recordEntries(
+            next,
+            entered.map((f) => f.id),
+            at,
+          ),
+    changed: true,
+  };
 }

@@ -620,11 +620,9 @@ export class TriggerRole implements Role {
     source: ProcessorRecord | undefined,
   ): void {
     const { metrics, topics } = this.ctx;
+    // renderJob set event_time from this walk's event.
     for (const job of walk.jobs) {
-      context.emit(topics.jobs, {
-        key: job.profile_id,
-        value: JSON.stringify({ ...job, event_time: event.time }),
-      });
+      context.emit(topics.jobs, { key: job.profile_id, value: JSON.stringify(job) });
     }
     if (walk.jobs.length > 0) metrics.jobsEmitted.inc({ flow_id: flow.id }, walk.jobs.length);
     const recorded = walkActivityMessages(flow, walk, event, new Date(context.now()));

@@ -43,6 +43,19 @@ describe('RecordLimits', () => {
     });
   });
 
+  it('counts UTF-8 bytes, not characters: three-byte text near the limit', () => {
+    const fits: Message = { key: 'k', value: '€'.repeat(3280), headers: { h: '€' } };
+    const tooLarge: Message = { key: 'k', value: '€'.repeat(3400) };
+    expect(recordBatchBytes(fits)).toBeLessThanOrEqual(10_000);
+    expect(limits.check('big', fits)).toBeUndefined();
+    expect(limits.check('big', tooLarge)).toEqual({
+      topic: 'big',
+      bytes: recordBatchBytes(tooLarge),
+      limit: 10_000,
+    });
+    expect(recordBatchBytes(tooLarge)).toBeGreaterThan(10_200);
+  });
+
   it('keeps headroom on topics whose records are copied onward with more added', () => {
     const reserved = limits.reserving(['big', 'other'], 1000);
     expect(reserved.limit('big')).toBe(9000);
