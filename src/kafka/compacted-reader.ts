@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from '../observability/logger';
 import { ConsumerRun } from './consumer-run';
+import { fetchTopicOffsets } from './topic-offsets';
 
 export interface CompactedRecord {
   partition: number;
@@ -96,7 +97,7 @@ export class CompactedTopicReader {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      const offsets = await admin.fetchTopicOffsets(this.options.topic);
+      const offsets = await fetchTopicOffsets(admin, this.options.topic);
       for (const o of offsets) {
         if (this.options.partitions && !this.options.partitions.includes(o.partition)) continue;
         this.endOffsets.set(o.partition, BigInt(o.high));

@@ -37,6 +37,7 @@ import { CompactedTopicReader } from './compacted-reader';
 import { ConsumerRun } from './consumer-run';
 import { LocalStateDirectory, StorePartition, type KeyValueStore, type StoreSpec } from './store';
 import { TimerService, timerStoreSpec, type Timer } from './timers';
+import { fetchTopicOffsets } from './topic-offsets';
 
 export interface ProcessorRecord {
   topic: string;
@@ -884,7 +885,7 @@ export class StreamProcessor {
     const plans: { spec: StoreSpec<unknown>; from: Map<number, bigint> }[] = [];
     try {
       for (const spec of this.stores) {
-        const offsets = await admin.fetchTopicOffsets(spec.changelogTopic);
+        const offsets = await fetchTopicOffsets(admin, spec.changelogTopic);
         const from = new Map<number, bigint>();
         for (const task of tasks) {
           const o = offsets.find((x) => x.partition === task.partition);
