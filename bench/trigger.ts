@@ -17,7 +17,8 @@ import { FlowhookService } from '../src/service/service';
 // npm run bench:trigger — events/s through the trigger role on the local broker, beside a bare
 // kafkajs consume→produce pipe (transactional, same fan-out) over the same topic layout.
 //   A: 100 live flows, 10 of them matching each event (10 jobs per event)
-//   B: 10,000 live flows, 1 matching each event; peak RSS and start-to-ready time — the flows
+//   B: 10,000 live flows, 1 matching each event; peak RSS, start-to-ready time (the first
+//      start creates the topics) and restart-to-ready (same topics and flows) — the flows
 //      cloned from one (one body, compiled once and shared), then each with a body of its own
 // Each scenario runs in a fresh process so heaps and JITs do not leak between them.
 // npm run bench:profiles — the profile store:
@@ -227,6 +228,42 @@ async function benchTopics(kafka: Kafka): Promise<{ prefix: string; input: strin
   return { prefix, input };
 }
 
+function triggerConfig(
+  brokers: string[],
+  prefix: string,
+  input: string,
+  settings: Record<string, string> = {},
+): FlowhookConfig & { kafka: { brokers: string[] } } {
+  return buildConfig({
+    KAFKA_BROKERS: brokers.join(','),
+    FLOWHOOK_TOPIC_PREFIX: prefix,
+    FLOWHOOK_TOPIC_PARTITIONS: String(PARTITIONS),
+    FLOWHOOK_EVENT_TOPICS: input,
+    FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
+    FLOWHOOK_CATALOG_TOPICS: `${prefix}catalog`,
+    FLOWHOOK_ROLES: 'trigger',
+    FLOWHOOK_HTTP_PORT: '0',
+    LOG_LEVEL: 'silent',
+    ...settings,
+  }) as FlowhookConfig & { kafka: { brokers: string[] } };
+}
+
+/** Starts the trigger on existing topics and flows and stops it once ready: ms to ready. */
+async function readyMs(config: FlowhookConfig & { kafka: { brokers: string[] } }): Promise<number> {
+  const service = new FlowhookService({
+    config,
+    logger: createLogger('silent'),
+    roles: ROLE_FACTORIES,
+    metrics: new FlowhookMetrics({ defaultMetrics: false }),
+  });
+  const startedAt = Date.now();
+  await service.start();
+  await until(() => service.isReady(), 5);
+  const ms = Date.now() - startedAt;
+  await service.stop();
+  return ms;
+}
+
 async function triggerRun(
   kafka: Kafka,
   brokers: string[],
@@ -250,18 +287,7 @@ async function triggerRun(
     Array.from({ length: EVENTS }, (_, i) => event(i)),
   );
 
-  const config = buildConfig({
-    KAFKA_BROKERS: brokers.join(','),
-    FLOWHOOK_TOPIC_PREFIX: prefix,
-    FLOWHOOK_TOPIC_PARTITIONS: String(PARTITIONS),
-    FLOWHOOK_EVENT_TOPICS: input,
-    FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
-    FLOWHOOK_CATALOG_TOPICS: `${prefix}catalog`,
-    FLOWHOOK_ROLES: 'trigger',
-    FLOWHOOK_HTTP_PORT: '0',
-    LOG_LEVEL: 'silent',
-    ...settings,
-  }) as FlowhookConfig & { kafka: { brokers: string[] } };
+  const config = triggerConfig(brokers, prefix, input, settings);
   const metrics = new FlowhookMetrics({ defaultMetrics: false });
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
@@ -286,6 +312,24 @@ async function triggerRun(
   const seconds = (Date.now() - joinedAt) / 1000;
   clearInterval(sampler);
   await service.stop();
+  // The same flows and topics again, in a new process, as a restarted replica finds them (the
+  // first start also created the topics; this process has the templates compiled).
+  let restartReadyMs: number | undefined;
+  if (flows >= 10_000) {
+    const r = spawnSync(process.execPath, [__filename, 'ready-again'], {
+      env: {
+        ...process.env,
+        KAFKA_BROKERS: brokers.join(','),
+        BENCH_PREFIX: prefix,
+        BENCH_INPUT: input,
+      },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    if (r.status !== 0) throw new Error('the restart failed');
+    restartReadyMs = (JSON.parse(r.stdout.trim().split('\n').pop()!) as { readyMs: number })
+      .readyMs;
+  }
   return {
     scenario: `trigger, ${flows} flows, ${matching} matching${label}`,
     events: EVENTS,
@@ -295,6 +339,7 @@ async function triggerRun(
     readyMs,
     peakRssMb: Math.round(peakRss / 1024 / 1024),
     flows,
+    ...(restartReadyMs !== undefined && { restartReadyMs }),
   };
 }
 
@@ -490,6 +535,17 @@ async function scenario(name: string): Promise<ScenarioResult> {
 async function main(): Promise<void> {
   const arg = process.argv[2];
   const profilesOnly = arg === '--profiles';
+  if (arg === 'ready-again') {
+    const env = process.env as Record<string, string>;
+    const config = triggerConfig(
+      env.KAFKA_BROKERS!.split(','),
+      env.BENCH_PREFIX!,
+      env.BENCH_INPUT!,
+    );
+    const result = JSON.stringify({ readyMs: await readyMs(config) }) + '\n';
+    process.stdout.write(result, () => process.exit(0));
+    return;
+  }
   if (arg && !profilesOnly) {
     const result = JSON.stringify(await scenario(arg)) + '\n';
     // Exit as `flowhook run` does after stop(): a kafkajs client left connected (seen once: the
@@ -541,7 +597,10 @@ async function main(): Promise<void> {
           (x.readyMs !== undefined
             ? `, ready in ${x.readyMs} ms, peak RSS ${x.peakRssMb} MiB`
             : '') +
-          (x.restartReadyMs !== undefined
+          (x.profiles === undefined && x.restartReadyMs !== undefined
+            ? `, restart to ready ${x.restartReadyMs} ms`
+            : '') +
+          (x.profiles !== undefined
             ? `; peak heap ${x.peakHeapMb} MiB, peak anonymous RSS ${x.peakAnonRssMb} MiB; first third ${Math.round(x.firstThirdPerSecond ?? 0)}/s, last third ${Math.round(x.lastThirdPerSecond ?? 0)}/s; restart to ready ${x.restartReadyMs} ms`
             : ''),
       );
@@ -596,6 +655,8 @@ async function main(): Promise<void> {
     peakRssMb10kFlows: results.flows10k.peakRssMb,
     readyMs10kFlows: results.flows10k.readyMs,
     readyMs10kDistinctFlows: results.flows10kDistinct.readyMs,
+    restartReadyMs10kFlows: results.flows10k.restartReadyMs,
+    restartReadyMs10kDistinctFlows: results.flows10kDistinct.restartReadyMs,
   };
   console.log(
     `ratio, 100 flows (fan-out 10) vs bare pipe at fan-out 10: ${summary.ratio100FlowsVsBare.toFixed(2)} (target >= 0.8)`,
@@ -605,7 +666,8 @@ async function main(): Promise<void> {
   );
   console.log(
     `10,000 flows: ready in ${summary.readyMs10kFlows} ms (target <= 5000), peak RSS ${summary.peakRssMb10kFlows} MiB; ` +
-      `each with its own body: ready in ${summary.readyMs10kDistinctFlows} ms`,
+      `each with its own body: ready in ${summary.readyMs10kDistinctFlows} ms; ` +
+      `restarted: ${summary.restartReadyMs10kFlows} ms and ${summary.restartReadyMs10kDistinctFlows} ms`,
   );
   mkdirSync(join(__dirname, '..', '..', 'bench', 'results'), { recursive: true });
   writeFileSync(
