@@ -393,19 +393,10 @@ async function profilesAtScale(kafka: Kafka, brokers: string[]): Promise<Scenari
   }
   await producer.disconnect();
   const stateDir = join(tmpdir(), `flowhook-bench-profiles-${randomUUID().slice(0, 8)}`);
-  const config = buildConfig({
-    KAFKA_BROKERS: brokers.join(','),
-    FLOWHOOK_TOPIC_PREFIX: prefix,
-    FLOWHOOK_TOPIC_PARTITIONS: String(PARTITIONS),
-    FLOWHOOK_EVENT_TOPICS: input,
-    FLOWHOOK_PROFILE_TOPICS: `${prefix}profiles`,
-    FLOWHOOK_CATALOG_TOPICS: `${prefix}catalog`,
-    FLOWHOOK_ROLES: 'trigger',
-    FLOWHOOK_HTTP_PORT: '0',
+  const config = triggerConfig(brokers, prefix, input, {
     FLOWHOOK_INSTANCE_ID: 'bench-profiles',
     FLOWHOOK_STATE_DIR: stateDir,
-    LOG_LEVEL: 'silent',
-  }) as FlowhookConfig & { kafka: { brokers: string[] } };
+  });
   const start = async () => {
     const service = new FlowhookService({
       config,
