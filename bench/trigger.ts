@@ -248,8 +248,10 @@ function triggerConfig(
   }) as FlowhookConfig & { kafka: { brokers: string[] } };
 }
 
-/** Starts the trigger on existing topics and flows and stops it once ready: ms to ready. */
-async function readyMs(config: FlowhookConfig & { kafka: { brokers: string[] } }): Promise<number> {
+/** Starts the trigger: the running service, and how long it took to be ready. */
+async function startUntilReady(
+  config: FlowhookConfig & { kafka: { brokers: string[] } },
+): Promise<{ service: FlowhookService; readyMs: number }> {
   const service = new FlowhookService({
     config,
     logger: createLogger('silent'),
@@ -259,9 +261,7 @@ async function readyMs(config: FlowhookConfig & { kafka: { brokers: string[] } }
   const startedAt = Date.now();
   await service.start();
   await until(() => service.isReady(), 5);
-  const ms = Date.now() - startedAt;
-  await service.stop();
-  return ms;
+  return { service, readyMs: Date.now() - startedAt };
 }
 
 async function triggerRun(
@@ -397,18 +397,7 @@ async function profilesAtScale(kafka: Kafka, brokers: string[]): Promise<Scenari
     FLOWHOOK_INSTANCE_ID: 'bench-profiles',
     FLOWHOOK_STATE_DIR: stateDir,
   });
-  const start = async () => {
-    const service = new FlowhookService({
-      config,
-      logger: createLogger('silent'),
-      roles: ROLE_FACTORIES,
-      metrics: new FlowhookMetrics({ defaultMetrics: false }),
-    });
-    const startedAt = Date.now();
-    await service.start();
-    await until(() => service.isReady(), 5);
-    return { service, readyMs: Date.now() - startedAt };
-  };
+  const start = () => startUntilReady(config);
   // RSS counts the store's memory-mapped LMDB pages (file-backed, reclaimable by the kernel);
   // its anonymous part (RssAnon: heap, native buffers) and the JS heap are what the process
   // itself holds on to.
@@ -533,7 +522,9 @@ async function main(): Promise<void> {
       env.BENCH_PREFIX!,
       env.BENCH_INPUT!,
     );
-    const result = JSON.stringify({ readyMs: await readyMs(config) }) + '\n';
+    const { service, readyMs } = await startUntilReady(config);
+    await service.stop();
+    const result = JSON.stringify({ readyMs }) + '\n';
     process.stdout.write(result, () => process.exit(0));
     return;
   }
